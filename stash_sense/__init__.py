@@ -1,0 +1,9 @@
+"""Stash Sense: local ML tagging for Stash, run as a raw Stash plugin.
+
+The data path: scenes (paged) -> frames (sprite tiles / full-res video frames) -> analyzers (batched)
+-> raw signals stored -> aggregated over time -> findings -> plan (pure diff) -> apply (the only
+writer) -> workflow tags. See README.md for the layout.
+"""
+
+__version__ = "0.1.0"
+PLUGIN_ID = "stash_sense"

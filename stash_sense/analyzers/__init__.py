@@ -1,0 +1,1 @@
+"""Analyzers: one module per model family behind one small interface (base.Analyzer)."""

@@ -1,0 +1,93 @@
+"""The analyzer interface and its registry.
+
+An analyzer declares the frame source it wants (`source`), loads its model once per task
+(`load`, idempotent, raising ModelUnavailable / DependencyMissing with what to do), turns a batch
+of frames — possibly from several scenes — into raw per-frame signals (`analyze`), and turns one
+scene's stored signals into findings (`findings`). `findings` is pure, so thresholds can change and
+results be recomputed from the store without running a model again.
+
+The registry maps names to "module:Class" strings and imports lazily: validating the `analyzers`
+setting must not import torch (hooks and operations never load a model).
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+from ..errors import SettingsError
+from ..findings import Finding, Signal
+from ..frames.types import Frame, SceneMedia
+from ..settings import Settings
+from ..vocabulary import Vocabulary
+
+REGISTRY: dict[str, str] = {
+    "clip": "stash_sense.analyzers.clip:ClipAnalyzer",
+    "objects": "stash_sense.analyzers.objects:ObjectsAnalyzer",
+    "ocr": "stash_sense.analyzers.ocr:OcrAnalyzer",
+    "faces": "stash_sense.analyzers.faces:FacesAnalyzer",
+}
+
+
+@dataclass
+class AnalyzerContext:
+    """What an analyzer may use. `catalog` gives Stash data an analyzer matches against (studios,
+    the face gallery), loaded on first use; it is empty when analyzing a file without Stash."""
+    settings: Settings
+    vocabulary: Vocabulary
+    device: str = "cpu"
+    catalog: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Analyzer(ABC):
+    name: ClassVar[str] = ""
+    source: ClassVar[str] = "sprite"   # "sprite" (81 tiles of 160 px) or "video" (full resolution)
+
+    def __init__(self, ctx: AnalyzerContext):
+        self.ctx = ctx
+        self._loaded = False
+
+    def load(self) -> None:
+        """Load weights once; later calls do nothing."""
+        if not self._loaded:
+            self._load()
+            self._loaded = True
+
+    @abstractmethod
+    def _load(self) -> None:
+        ...
+
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """Model name and version, stored with the raw results."""
+
+    @abstractmethod
+    def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
+        """One list of signals per input frame, in order."""
+
+    @abstractmethod
+    def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
+        """Pure: one scene's raw signals -> findings."""
+
+
+def analyzer_class(name: str) -> type[Analyzer]:
+    target = REGISTRY[name]
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def check_names(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise SettingsError(f"unknown analyzer {', '.join(repr(u) for u in unknown)} in setting "
+                            f"'analyzers'; known: {', '.join(sorted(REGISTRY))}")
+
+
+def build_analyzers(ctx: AnalyzerContext,
+                    factory: Callable[[str], type[Analyzer]] = analyzer_class) -> list[Analyzer]:
+    """Instances for the `analyzers` setting, unknown names rejected before anything is imported."""
+    check_names(ctx.settings.analyzers)
+    return [factory(name)(ctx) for name in ctx.settings.analyzers]

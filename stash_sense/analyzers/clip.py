@@ -1,0 +1,192 @@
+"""CLIP zero-shot classification of sprite frames (open_clip).
+
+The vocabulary's prompts are embedded once per model (and cached on disk beside the weights), each
+label's prompts averaged into one unit vector; classifying a batch is then one matrix product,
+followed by a softmax inside each exclusive category. Scores per frame and label are the raw
+signals; findings come from aggregating them over time (stash_sense.aggregate).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Sequence
+
+import numpy as np
+
+from ..aggregate import aggregate_tag, rule_from_settings
+from ..errors import DependencyMissing, ModelUnavailable
+from ..findings import Finding, Signal
+from ..frames.types import Frame, SceneMedia
+from ..models.device import default_batch_size, is_gpu
+from .base import Analyzer
+
+DEFAULT_MODEL = {"cpu": "ViT-B-32", "gpu": "ViT-L-14"}
+DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k", "ViT-L-14": "laion2b_s32b_b82k"}
+RANDOM = "none"  # clipPretrained=none: random weights, for tests and benchmarks only
+
+
+def choose_model(settings, device: str) -> tuple[str, str]:
+    name = settings.clipModel or DEFAULT_MODEL["gpu" if is_gpu(device) else "cpu"]
+    pretrained = settings.clipPretrained or DEFAULT_PRETRAINED.get(name, "openai")
+    return name, pretrained
+
+
+def _register_config_file(name: str, open_clip) -> str:
+    """clipModel may be a path to an open_clip model config JSON (a custom or tiny architecture)."""
+    if name.endswith(".json"):
+        if not os.path.isfile(name):
+            raise ModelUnavailable(f"clipModel config file {name!r} does not exist")
+        open_clip.add_model_config(name)
+        return os.path.splitext(os.path.basename(name))[0]
+    if name not in open_clip.list_models():
+        raise ModelUnavailable(f"clipModel {name!r} is not an open_clip model; e.g. ViT-B-32, "
+                               "ViT-L-14 (python -c 'import open_clip; print(open_clip.list_models())')")
+    return name
+
+
+def _weights_hint(open_clip, name: str, pretrained: str, model_dir: str) -> str:
+    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
+    where = []
+    if cfg.get("hf_hub"):
+        where.append(f"https://huggingface.co/{cfg['hf_hub'].rstrip('/')} "
+                     "(file open_clip_pytorch_model.bin or open_clip_model.safetensors)")
+    if cfg.get("url"):
+        where.append(cfg["url"])
+    source = " or ".join(where) or "the open_clip pretrained table"
+    return (f"CLIP weights {name}/{pretrained} could not be loaded into {model_dir}. On a machine "
+            f"with internet they download there on first use; offline, download {source}, put the "
+            "file in the model directory and set clipPretrained to its full path")
+
+
+class ClipAnalyzer(Analyzer):
+    name = "clip"
+    source = "sprite"
+
+    def _load(self) -> None:
+        try:
+            import open_clip  # noqa: PLC0415
+            import torch  # noqa: PLC0415
+        except ImportError:
+            raise DependencyMissing("open_clip_torch", "python -m pip install -r requirements.txt") from None
+        self.torch = torch
+        settings, device = self.ctx.settings, self.ctx.device
+        name, pretrained = choose_model(settings, device)
+        arch = _register_config_file(name, open_clip)
+        os.makedirs(settings.model_dir, exist_ok=True)
+        if pretrained == RANDOM:
+            torch.manual_seed(0)
+        elif os.path.sep in pretrained or pretrained.endswith((".bin", ".pt", ".pth", ".safetensors")):
+            if not os.path.isfile(pretrained):
+                raise ModelUnavailable(f"clipPretrained file {pretrained!r} does not exist")
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                arch, pretrained=None if pretrained == RANDOM else pretrained,
+                device=device, cache_dir=settings.model_dir,
+                precision="fp16" if device == "cuda" else "fp32")
+        except Exception as exc:  # noqa: BLE001 - download/IO failures come as many types
+            raise ModelUnavailable(f"{_weights_hint(open_clip, arch, pretrained, settings.model_dir)}"
+                                   f" ({type(exc).__name__}: {str(exc)[:200]})") from None
+        model.eval()
+        self.model, self.preprocess = model, preprocess
+        self.tokenizer = open_clip.get_tokenizer(arch)
+        self._model_id = f"open_clip:{arch}/{os.path.basename(pretrained)}"
+        self.batch_size = settings.batchSize or default_batch_size(device)
+        self.scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
+        self._build_classifier(cache=pretrained != RANDOM)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    # -- text side: computed once per model, cached on disk ----------------------------------------
+    def _embed_texts(self, prompts: list[str], cache: bool) -> np.ndarray:
+        digest = hashlib.sha1(("\n".join([self._model_id] + prompts)).encode()).hexdigest()[:16]
+        path = os.path.join(self.ctx.settings.model_dir, "text-cache", f"{digest}.npy")
+        if cache and os.path.isfile(path):
+            return np.load(path)
+        torch = self.torch
+        with torch.no_grad():
+            tokens = self.tokenizer(prompts).to(self.ctx.device)
+            emb = self.model.encode_text(tokens).float()
+            emb = emb / emb.norm(dim=-1, keepdim=True)
+        result = emb.cpu().numpy()
+        if cache:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            np.save(path, result)
+        return result
+
+    def _build_classifier(self, cache: bool) -> None:
+        vocab = self.ctx.vocabulary
+        prompts = vocab.all_prompts
+        emb = self._embed_texts(prompts, cache)
+        columns, self.columns, start = [], [], 0
+        for c_index, category in enumerate(vocab.categories):
+            for label in category.labels:
+                vec = emb[start:start + len(label.prompts)].mean(axis=0)
+                start += len(label.prompts)
+                columns.append(vec / (np.linalg.norm(vec) or 1.0))
+                self.columns.append((c_index, label))
+        self.text_matrix = np.stack(columns).astype(np.float32)  # labels x dim
+
+    # -- image side -----------------------------------------------------------------------------
+    def _encode(self, frames: Sequence[Frame]) -> np.ndarray:
+        torch = self.torch
+        out = []
+        for i in range(0, len(frames), self.batch_size):
+            batch = torch.stack([self.preprocess(f.image) for f in frames[i:i + self.batch_size]])
+            batch = batch.to(self.ctx.device)
+            if self.ctx.device == "cuda":
+                batch = batch.half()
+            with torch.no_grad():
+                emb = self.model.encode_image(batch).float()
+            emb = emb / emb.norm(dim=-1, keepdim=True)
+            out.append(emb.cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.text_matrix.shape[1]), np.float32)
+
+    def scores(self, image_embeddings: np.ndarray) -> np.ndarray:
+        """frames x labels; a softmax inside each exclusive category, a sigmoid-free cosine else."""
+        logits = self.scale * image_embeddings @ self.text_matrix.T
+        result = np.empty_like(logits)
+        for c_index, category in enumerate(self.ctx.vocabulary.categories):
+            cols = [i for i, (c, _) in enumerate(self.columns) if c == c_index]
+            block = logits[:, cols]
+            if category.exclusive:
+                block = np.exp(block - block.max(axis=1, keepdims=True))
+                block = block / block.sum(axis=1, keepdims=True)
+            else:
+                block = 1.0 / (1.0 + np.exp(-(block - self.scale * 0.2)))
+            result[:, cols] = block
+        return result
+
+    def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
+        probs = self.scores(self._encode(frames))
+        signals = []
+        for frame, row in zip(frames, probs):
+            signals.append([Signal(frame.time, frame.span, label.tag, float(score))
+                            for (_, label), score in zip(self.columns, row) if label.tag])
+        return signals
+
+    # -- aggregation (pure) ---------------------------------------------------------------------
+    def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
+        return clip_findings(self.ctx.settings, self.ctx.vocabulary, scene, signals)
+
+
+def clip_findings(settings, vocab, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
+    by_tag: dict[str, list[tuple[float, float, float]]] = {}
+    for s in signals:
+        by_tag.setdefault(s.key, []).append((s.time, s.span, s.score))
+    duration = scene.duration or max((s.time + s.span for s in signals), default=0.0)
+    found = []
+    for category in vocab.categories:
+        for label in category.labels:
+            if not label.tag or label.tag not in by_tag:
+                continue
+            result = aggregate_tag(by_tag[label.tag],
+                                   rule_from_settings(settings, label.threshold, duration))
+            if result.passed:
+                found.append(Finding(kind="tag", name=label.tag, analyzer="clip",
+                                     category=category.name, confidence=result.confidence,
+                                     segments=result.segments, aliases=label.aliases,
+                                     markers=category.markers,
+                                     detail={"detected_seconds": round(result.detected, 2)}))
+    return found

@@ -1,0 +1,45 @@
+"""Payload -> context -> the handler for `args.mode` (or the hook handler) -> one result dict.
+
+This is the one place where the exception tree becomes the plugin's `{"error": ...}`. Handlers are
+imported lazily so a hook or a UI operation never imports torch.
+"""
+from __future__ import annotations
+
+import importlib
+import traceback
+from typing import Any, Callable
+
+from . import log
+from .context import TaskContext
+from .errors import SettingsError, StashSenseError
+
+MODES: dict[str, str] = {
+    "tag_tagme": "stash_sense.tasks.tag:tag_tagme",
+    "tag_scene": "stash_sense.tasks.tag:tag_scene",
+    "undo": "stash_sense.tasks.undo:undo",
+}
+
+
+def handler_for(args: dict[str, Any]) -> Callable[[TaskContext], Any]:
+    mode = "hook" if args.get("hookContext") and "mode" not in args else args.get("mode")
+    if mode == "hook":
+        mode = "hook"
+    if not mode or mode not in MODES:
+        known = ", ".join(sorted(MODES))
+        raise SettingsError(f"unknown mode {mode!r}; known modes: {known}")
+    module_name, _, func = MODES[mode].partition(":")
+    return getattr(importlib.import_module(module_name), func)
+
+
+def run(payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        args = payload.get("args") or {}
+        handler = handler_for(args)
+        ctx = TaskContext.from_payload(payload)
+        return {"output": handler(ctx)}
+    except StashSenseError as exc:
+        log.error(str(exc))
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a bug: report it with a trace, never crash silently
+        log.error(traceback.format_exc())
+        return {"error": f"internal error ({type(exc).__name__}: {exc}); see Stash's log"}

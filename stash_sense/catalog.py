@@ -1,0 +1,24 @@
+"""Stash data analyzers match against (studios for watermarks, the face gallery), loaded once per
+task on first use. `StaticCatalog` serves the standalone `analyze` command, which has no Stash."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+
+class Catalog:
+    def __init__(self, api, store):
+        self.api = api
+        self.store = store
+
+    @cached_property
+    def studios(self) -> list[dict[str, Any]]:
+        """[{id, name, aliases}] of every studio in Stash."""
+        return self.api.all_studios()
+
+
+class StaticCatalog:
+    def __init__(self, studios: list[dict[str, Any]] | None = None, store=None):
+        self.studios = studios or []
+        self.store = store
+        self.api = None

@@ -1,0 +1,55 @@
+"""A strict parser for the sprite VTT Stash writes (`<hash>_thumbs.vtt`). Pure, no I/O."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import FramesUnavailable
+
+_TIME = r"(\d+):(\d{2}):(\d{2})[.,](\d{3})"
+_CUE = re.compile(rf"^{_TIME}\s+-->\s+{_TIME}")
+_XYWH = re.compile(r"^([^#]*)#xywh=(\d+),(\d+),(\d+),(\d+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    image: str
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+def _seconds(h: str, m: str, s: str, ms: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000.0
+
+
+def parse_vtt(text: str) -> list[Cue]:
+    """Return the cues in order. Raises FramesUnavailable for anything that is not a sprite VTT."""
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    if not lines or not lines[0].startswith("WEBVTT"):
+        raise FramesUnavailable("the sprite VTT is broken (no WEBVTT header): "
+                                "regenerate sprites (Tasks > Generate > Sprites, overwrite)")
+    cues: list[Cue] = []
+    i = 1
+    while i < len(lines):
+        match = _CUE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        g = match.groups()
+        start, end = _seconds(*g[:4]), _seconds(*g[4:])
+        target = lines[i + 1] if i + 1 < len(lines) else ""
+        xywh = _XYWH.match(target)
+        if not xywh or end < start:
+            raise FramesUnavailable(f"the sprite VTT is broken near line {i + 1}: regenerate "
+                                    "sprites (Tasks > Generate > Sprites, overwrite)")
+        image, x, y, w, h = xywh.groups()
+        cues.append(Cue(start, end, image, int(x), int(y), int(w), int(h)))
+        i += 2
+    if not cues:
+        raise FramesUnavailable("the sprite VTT has no cues: regenerate sprites "
+                                "(Tasks > Generate > Sprites, overwrite)")
+    return cues

@@ -1,0 +1,1 @@
+"""Model management: device choice, where weights live, and how to get them offline."""

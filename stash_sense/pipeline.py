@@ -1,0 +1,201 @@
+"""The batch: scenes -> frames (decoded ahead) -> analyzers (batched across scenes) -> stored
+signals -> findings -> plan -> the writer -> workflow tags, one scene at a time for the writes.
+
+Models load once, before the first scene is touched: a missing weight or dependency stops the task
+with an error and changes nothing. A scene that cannot be processed (no sprite, corrupt JPEG, broken
+VTT, a rejected mutation) gets the Errored tag and a log line naming it and the reason; the batch
+goes on. Stash's Stop is a SIGKILL: every write is recorded per scene (tagging/apply.py), so a
+rerun continues and never duplicates.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import log
+from .analyzers.base import Analyzer, AnalyzerContext, build_analyzers
+from .catalog import Catalog
+from .errors import FramesUnavailable, SceneError
+from .findings import Finding
+from .frames.prefetch import Prefetcher
+from .frames.sprite import SpriteSource
+from .frames.types import Frame, FrameSource, SceneMedia
+from .models.device import resolve_device
+from .tagging.apply import Writer, reconcile
+from .tagging.plan import make_plan
+from .tagging.state import Owned, SceneState
+from .tagging.tags import TagResolver
+from .tasks.workflow import WorkflowTags
+from .vocabulary import load_vocabulary
+
+GROUP = 4  # scenes whose frames go through the models together
+
+
+@dataclass
+class Loaded:
+    scene: dict[str, Any]
+    media: SceneMedia
+    frames: dict[str, list[Frame]]
+
+
+@dataclass
+class Stats:
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    tagged: list[str] = field(default_factory=list)
+    errored: list[dict[str, str]] = field(default_factory=list)
+    frames: int = 0
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - since
+        return now
+
+
+def load_models(ctx) -> tuple[list[Analyzer], AnalyzerContext]:
+    settings = ctx.settings
+    vocabulary = load_vocabulary(settings.vocabularyFile)
+    actx = AnalyzerContext(settings=settings, vocabulary=vocabulary,
+                           catalog=Catalog(ctx.api, ctx.store))
+    analyzers = build_analyzers(actx)           # unknown names: SettingsError, nothing imported
+    actx.device = resolve_device(settings.device)
+    for analyzer in analyzers:
+        started = time.perf_counter()
+        analyzer.load()
+        log.info(f"loaded {analyzer.name} ({analyzer.model_id}) on {actx.device} "
+                 f"in {time.perf_counter() - started:.1f}s")
+    return analyzers, actx
+
+
+def frame_sources(ctx, analyzers: Sequence[Analyzer]) -> dict[str, FrameSource]:
+    needed = {a.source for a in analyzers}
+    sources: dict[str, FrameSource] = {}
+    if "sprite" in needed:
+        sources["sprite"] = SpriteSource(ctx.client.clone())
+    if "video" in needed:
+        from .frames.video import VideoSource  # noqa: PLC0415
+        sources["video"] = VideoSource.for_context(ctx)
+    return sources
+
+
+def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | None = None) -> dict:
+    settings, api, store = ctx.settings, ctx.api, ctx.store
+    if analyzers is None:
+        analyzers, _ = load_models(ctx)
+    resolver = TagResolver(api, settings.parentTag)
+    workflow = WorkflowTags.ensure(resolver, settings)
+    sources = frame_sources(ctx, analyzers)
+    fetch_api = type(api)(ctx.client.clone())
+    stats = Stats()
+    total = len(scene_ids)
+    log.info(f"Stash Sense: {total} scene(s) to analyze with {', '.join(a.name for a in analyzers)}")
+    ctx.progress.set(0.0)
+
+    def load(scene_id: str) -> Loaded:
+        started = time.perf_counter()
+        scene = fetch_api.find_scene(scene_id)
+        if scene is None:
+            raise SceneError(f"scene {scene_id} does not exist in Stash")
+        media = SceneMedia.from_stash(scene)
+        frames = {name: src.frames(media) for name, src in sources.items()}
+        stats.add("fetch+decode", started)
+        return Loaded(scene, media, frames)
+
+    done = 0
+    group: list[Loaded] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not group:
+            return
+        results = infer(analyzers, group, stats, store)
+        for item in group:
+            process_scene(ctx, item, analyzers, results[item.media.id], resolver, workflow, stats)
+            done += 1
+            ctx.progress.set(done / total)
+        group.clear()
+
+    for scene_id, item, error in Prefetcher(scene_ids, load, depth=GROUP + 1):
+        if error is not None:
+            if not isinstance(error, SceneError):
+                raise error
+            fail_scene(ctx, scene_id, None, str(error), workflow, stats)
+            done += 1
+            ctx.progress.set(done / total)
+            continue
+        group.append(item)
+        if len(group) >= GROUP:
+            flush()
+    flush()
+    ctx.progress.set(1.0)
+    timings = {k: round(v, 2) for k, v in stats.seconds.items()}
+    log.info(f"Stash Sense: {len(stats.tagged)} tagged, {len(stats.errored)} errored; "
+             f"seconds by stage {timings}")
+    return {"scenes": total, "tagged": len(stats.tagged), "errored": stats.errored,
+            "frames": stats.frames, "seconds": timings, "models": [a.model_id for a in analyzers]}
+
+
+def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, store) -> dict:
+    """Run each analyzer once over the frames of every scene in the group; store raw signals."""
+    per_scene: dict[str, dict[str, list]] = {item.media.id: {} for item in group}
+    for analyzer in analyzers:
+        frames = [f for item in group for f in item.frames.get(analyzer.source, [])]
+        started = time.perf_counter()
+        signals = analyzer.analyze(frames) if frames else []
+        stats.add(f"infer:{analyzer.name}", started)
+        stats.frames += len(frames)
+        by_scene: dict[str, list] = defaultdict(list)
+        for frame, sig in zip(frames, signals):
+            by_scene[frame.scene_id].append((frame.time, frame.span, sig))
+        started = time.perf_counter()
+        for item in group:
+            rows = by_scene.get(item.media.id, [])
+            store.save_signals(item.media.id, analyzer.name, analyzer.model_id, analyzer.source, rows)
+            per_scene[item.media.id][analyzer.name] = [s for _, _, sig in rows for s in sig]
+        stats.add("store", started)
+    return per_scene
+
+
+def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dict[str, list],
+                  resolver: TagResolver, workflow: WorkflowTags, stats: Stats) -> None:
+    media, store, settings = item.media, ctx.store, ctx.settings
+    try:
+        started = time.perf_counter()
+        findings: list[Finding] = []
+        for analyzer in analyzers:
+            findings.extend(analyzer.findings(media, signals.get(analyzer.name, [])))
+        started = stats.add("aggregate", started)
+        scene = ctx.api.find_scene(media.id) or item.scene   # fresh: the user may have edited it
+        state = SceneState.from_stash(scene)
+        reconcile(store, state)
+        owned = Owned.from_rows(store.owned(media.id))
+        known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
+        plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
+                         incorrect_tag_id=workflow.ids.get("incorrect"))
+        for note in plan.notes:
+            log.info(f"{media.label}: {note}")
+        Writer(ctx.api, store, resolver).apply(plan)
+        review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
+        workflow.succeeded(ctx.api, media.id, review=review)
+        store.set_status(media.id, "analyzed", None, [a.model_id for a in analyzers])
+        stats.add("plan+write", started)
+        stats.tagged.append(media.id)
+        log.debug(f"{media.label}: {plan.summary()}")
+    except SceneError as exc:
+        fail_scene(ctx, media.id, media, str(exc), workflow, stats)
+
+
+def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str,
+               workflow: WorkflowTags, stats: Stats) -> None:
+    label = media.label if media else f"scene {scene_id}"
+    log.error(f"{label}: {reason}")
+    stats.errored.append({"id": scene_id, "title": media.title if media else "", "reason": reason})
+    ctx.store.set_status(scene_id, "error", reason)
+    try:
+        workflow.failed(ctx.api, scene_id)
+    except SceneError as exc:
+        log.error(f"{label}: could not mark it {ctx.settings.erroredTag}: {exc}")
+
+
+__all__ = ["run_batch", "load_models", "FramesUnavailable"]

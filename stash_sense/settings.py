@@ -1,0 +1,155 @@
+"""Typed settings: defaults in code < Stash plugin settings < task arguments, validated once.
+
+Stash stores only the values a user saved (no defaults), returns NUMBER settings as int or float and
+passes task arguments as strings; everything is normalised here so the rest of the code reads typed
+attributes. Every key here is declared in stash_sense.yml (a test keeps the two in step).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import SettingsError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+OCR_ENGINES = ("rapidocr", "paddleocr")
+
+
+@dataclass(frozen=True)
+class Settings:
+    analyzers: tuple[str, ...] = ("clip", "objects", "ocr")
+    device: str = "auto"
+    modelDir: str = ""          # "" -> <plugin dir>/models
+    dataDir: str = ""           # "" -> <plugin dir>/data
+    vocabularyFile: str = ""    # "" -> the bundled stash_sense/data/vocabulary.yaml
+    clipModel: str = ""         # "" -> by device: ViT-B-32 on CPU, ViT-L-14 on GPU
+    clipPretrained: str = ""    # "" -> the default tag for the model; or a local checkpoint path
+    yoloModel: str = ""         # "" -> by device: yolo11n on CPU, yolo11s on GPU
+    batchSize: int = 0          # 0 -> by device
+    threshold: float = 0.0      # 0 -> the vocabulary's own per-tag thresholds
+    gapSeconds: float = 30.0
+    minSegmentSeconds: float = 10.0
+    requiredDuration: str = "15%"
+    applyThreshold: float = 0.0  # findings below this confidence stay suggestions (0 = apply all)
+    createMarkers: bool = True
+    reviewMode: bool = False
+    autoTagNew: bool = False
+    learnFromRejections: bool = False
+    ocrEngine: str = "rapidocr"
+    applyStudio: bool = True
+    studioMinScore: float = 85.0
+    videoFrames: int = 8
+    applyPerformers: bool = False
+    faceMinFrames: int = 2
+    galleryFromScenes: bool = False
+    parentTag: str = "StashSense"
+    tagMeTag: str = "StashSense_TagMe"
+    taggedTag: str = "StashSense_Tagged"
+    erroredTag: str = "StashSense_Errored"
+    reprocessTag: str = "StashSense_Reprocess"
+    reviewTag: str = "StashSense_Review"
+    incorrectTag: str = "StashSense_Incorrect"
+    plugin_dir: str = field(default="", metadata={"internal": True})
+
+    # ---- derived paths -------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> str:
+        return self.modelDir or os.path.join(self.plugin_dir, "models")
+
+    @property
+    def data_dir(self) -> str:
+        return self.dataDir or os.path.join(self.plugin_dir, "data")
+
+    @property
+    def workflow_tags(self) -> dict[str, str]:
+        return {"tagme": self.tagMeTag, "tagged": self.taggedTag, "errored": self.erroredTag,
+                "reprocess": self.reprocessTag, "review": self.reviewTag,
+                "incorrect": self.incorrectTag}
+
+
+SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal"))
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    raise SettingsError(f"setting {key!r} must be true or false, got {value!r}")
+
+
+def _as_number(key: str, value: Any, kind: type) -> float | int:
+    if isinstance(value, bool):
+        raise SettingsError(f"setting {key!r} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {key!r} must be a number, got {value!r}") from None
+    if number < 0:
+        raise SettingsError(f"setting {key!r} must not be negative, got {value!r}")
+    return int(number) if kind is int else number
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        return _as_bool(key, value)
+    if isinstance(default, int):
+        return _as_number(key, value, int)
+    if isinstance(default, float):
+        return _as_number(key, value, float)
+    if isinstance(default, tuple):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(dict.fromkeys(str(i).strip().lower() for i in items if str(i).strip()))
+    return "" if value is None else str(value).strip()
+
+
+def load_settings(stored: Mapping[str, Any] | None, args: Mapping[str, Any] | None,
+                  plugin_dir: str) -> Settings:
+    """Merge defaults < stored plugin settings < task args, then validate. Raises SettingsError."""
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for source in (stored or {}, args or {}):
+        for key, raw in source.items():
+            if key not in SETTING_KEYS:
+                continue  # args also carry mode, scene_id, hookContext ...
+            if raw is None or (isinstance(raw, str) and raw.strip() == "" and
+                               not isinstance(getattr(defaults, key), str)):
+                continue  # a cleared field in Stash's UI means "use the default"
+            values[key] = _coerce(key, raw, getattr(defaults, key))
+    settings = dataclasses.replace(defaults, plugin_dir=plugin_dir, **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.device not in DEVICES:
+        raise SettingsError(f"setting 'device' must be one of {', '.join(DEVICES)}; got {s.device!r}")
+    if s.ocrEngine not in OCR_ENGINES:
+        raise SettingsError(
+            f"setting 'ocrEngine' must be one of {', '.join(OCR_ENGINES)}; got {s.ocrEngine!r}")
+    if not s.analyzers:
+        raise SettingsError("setting 'analyzers' is empty: name at least one analyzer, e.g. clip")
+    if s.threshold > 1 or s.applyThreshold > 1:
+        raise SettingsError("settings 'threshold' and 'applyThreshold' are confidences in [0, 1]")
+    parse_duration(s.requiredDuration, 100.0, key="requiredDuration")
+    names = [v for v in s.workflow_tags.values()] + [s.parentTag]
+    if any(not n for n in names):
+        raise SettingsError("workflow tag names must not be empty")
+    if len({n.lower() for n in names}) != len(names):
+        raise SettingsError("workflow tag names and the parent tag must all differ")
+
+
+def parse_duration(text: str | float | int, scene_seconds: float, key: str = "duration") -> float:
+    """'30' or '30s' -> 30 seconds; '15%' -> 15 % of the scene's duration."""
+    raw = str(text).strip().lower()
+    try:
+        if raw.endswith("%"):
+            return float(raw[:-1]) / 100.0 * scene_seconds
+        return float(raw[:-1] if raw.endswith("s") else raw)
+    except ValueError:
+        raise SettingsError(f"setting {key!r} must be seconds ('30', '30s') or a percentage "
+                            f"of the scene ('15%'); got {text!r}") from None

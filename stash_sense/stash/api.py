@@ -1,0 +1,156 @@
+"""Every GraphQL document Stash Sense sends, behind small typed methods.
+
+Documents are plain strings named `StashSense*` so Stash's logs and the test stand-in's records show
+who asked. The stand-in validates each against Stash's schema.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .client import StashClient
+
+SCENE_FIELDS = """
+  id title organized
+  tags { id name }
+  studio { id name }
+  performers { id name }
+  files { path duration width height frame_rate }
+  paths { sprite vtt stream screenshot }
+  scene_markers { id title seconds end_seconds primary_tag { id name } tags { id name } }
+"""
+TAG_FIELDS = "id name aliases parents { id }"
+
+
+class StashAPI:
+    def __init__(self, client: StashClient):
+        self.client = client
+
+    # -- configuration ---------------------------------------------------------------------------
+    def plugin_settings(self, plugin_id: str) -> dict[str, Any]:
+        data = self.client.execute(
+            "query StashSensePluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }",
+            {"ids": [plugin_id]})
+        plugins = data["configuration"].get("plugins") or {}
+        return dict(plugins.get(plugin_id) or {})
+
+    def general_config(self) -> dict[str, Any]:
+        data = self.client.execute(
+            "query StashSenseGeneralConfig { configuration { general {"
+            " ffmpegPath ffprobePath generatedPath } } }")
+        return data["configuration"]["general"]
+
+    # -- scenes ----------------------------------------------------------------------------------
+    def find_scene(self, scene_id: str) -> dict[str, Any] | None:
+        data = self.client.execute(
+            f"query StashSenseScene($id: ID!) {{ findScene(id: $id) {{ {SCENE_FIELDS} }} }}",
+            {"id": str(scene_id)})
+        return data["findScene"]
+
+    def scenes_page(self, scene_filter: dict, page: int, per_page: int) -> tuple[int, list[dict]]:
+        data = self.client.execute(
+            "query StashSenseScenes($f: SceneFilterType, $p: FindFilterType) {"
+            f" findScenes(scene_filter: $f, filter: $p) {{ count scenes {{ {SCENE_FIELDS} }} }} }}",
+            {"f": scene_filter,
+             "p": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}})
+        result = data["findScenes"]
+        return result["count"], result["scenes"]
+
+    def scene_ids_with_tags(self, tag_ids: list[str], per_page: int = 250) -> list[str]:
+        """Ids of every scene carrying any of `tag_ids`, collected page by page before any work.
+
+        A snapshot first, because finished scenes leave the filter (their TagMe is removed) and
+        paging while the set shrinks would skip scenes. Ids only: cheap even for 100k scenes.
+        """
+        ids: list[str] = []
+        page = 1
+        while True:
+            data = self.client.execute(
+                "query StashSenseSceneIds($f: SceneFilterType, $p: FindFilterType) {"
+                " findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }",
+                {"f": {"tags": {"value": tag_ids, "modifier": "INCLUDES"}},
+                 "p": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}})
+            scenes = data["findScenes"]["scenes"]
+            ids.extend(s["id"] for s in scenes)
+            if len(scenes) < per_page:
+                return list(dict.fromkeys(ids))
+            page += 1
+
+    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str], mode: str) -> None:
+        if not tag_ids:
+            return
+        self.client.execute(
+            "mutation StashSenseSceneTags($input: BulkSceneUpdateInput!) {"
+            " bulkSceneUpdate(input: $input) { id } }",
+            {"input": {"ids": scene_ids, "tag_ids": {"ids": tag_ids, "mode": mode}}})
+
+    def update_scene_performers(self, scene_id: str, performer_ids: list[str], mode: str) -> None:
+        if not performer_ids:
+            return
+        self.client.execute(
+            "mutation StashSenseScenePerformers($input: BulkSceneUpdateInput!) {"
+            " bulkSceneUpdate(input: $input) { id } }",
+            {"input": {"ids": [scene_id], "performer_ids": {"ids": performer_ids, "mode": mode}}})
+
+    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> None:
+        self.client.execute(
+            "mutation StashSenseSceneStudio($input: BulkSceneUpdateInput!) {"
+            " bulkSceneUpdate(input: $input) { id } }",
+            {"input": {"ids": [scene_id], "studio_id": studio_id}})
+
+    # -- markers ---------------------------------------------------------------------------------
+    def create_marker(self, scene_id: str, title: str, seconds: float, end_seconds: float | None,
+                      primary_tag_id: str, tag_ids: list[str]) -> str:
+        data = self.client.execute(
+            "mutation StashSenseMarkerCreate($input: SceneMarkerCreateInput!) {"
+            " sceneMarkerCreate(input: $input) { id } }",
+            {"input": {"scene_id": scene_id, "title": title, "seconds": seconds,
+                       "end_seconds": end_seconds, "primary_tag_id": primary_tag_id,
+                       "tag_ids": tag_ids}})
+        return data["sceneMarkerCreate"]["id"]
+
+    def destroy_markers(self, marker_ids: list[str]) -> None:
+        if marker_ids:
+            self.client.execute(
+                "mutation StashSenseMarkersDestroy($ids: [ID!]!) { sceneMarkersDestroy(ids: $ids) }",
+                {"ids": marker_ids})
+
+    # -- tags ------------------------------------------------------------------------------------
+    def tags_named(self, name: str) -> list[dict[str, Any]]:
+        """Tags whose name or alias matches `name` the way Stash compares (LIKE: case-insensitive)."""
+        data = self.client.execute(
+            "query StashSenseTagsNamed($f: TagFilterType) {"
+            f" findTags(tag_filter: $f, filter: {{per_page: -1}}) {{ tags {{ {TAG_FIELDS} }} }} }}",
+            {"f": {"name": {"value": name, "modifier": "EQUALS"},
+                   "OR": {"aliases": {"value": name, "modifier": "EQUALS"}}}})
+        return data["findTags"]["tags"]
+
+    def create_tag(self, name: str, parent_ids: list[str], ignore_auto_tag: bool = True,
+                   description: str = "") -> dict[str, Any]:
+        data = self.client.execute(
+            "mutation StashSenseTagCreate($input: TagCreateInput!) {"
+            f" tagCreate(input: $input) {{ {TAG_FIELDS} }} }}",
+            {"input": {"name": name, "parent_ids": parent_ids, "ignore_auto_tag": ignore_auto_tag,
+                       "description": description}})
+        return data["tagCreate"]
+
+    # -- studios and performers ------------------------------------------------------------------
+    def all_studios(self) -> list[dict[str, Any]]:
+        data = self.client.execute(
+            "query StashSenseStudios { findStudios(filter: {per_page: -1}) {"
+            " studios { id name aliases } } }")
+        return data["findStudios"]["studios"]
+
+    def performers_page(self, page: int, per_page: int) -> tuple[int, list[dict[str, Any]]]:
+        data = self.client.execute(
+            "query StashSensePerformers($p: FindFilterType) { findPerformers(filter: $p) {"
+            " count performers { id name alias_list image_path updated_at } } }",
+            {"p": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}})
+        result = data["findPerformers"]
+        return result["count"], result["performers"]
+
+    def run_plugin_task(self, plugin_id: str, task_name: str, args: dict[str, Any]) -> str:
+        data = self.client.execute(
+            "mutation StashSenseRunTask($p: ID!, $t: String, $a: Map) {"
+            " runPluginTask(plugin_id: $p, task_name: $t, args_map: $a) }",
+            {"p": plugin_id, "t": task_name, "a": args})
+        return str(data["runPluginTask"])

@@ -1,0 +1,1 @@
+"""From findings to Stash: a pure per-scene plan (plan.py) and the one writer (apply.py)."""
