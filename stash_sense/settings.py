@@ -103,7 +103,9 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         return _as_number(key, value, float)
     if isinstance(default, tuple):
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(dict.fromkeys(str(i).strip().lower() for i in items if str(i).strip()))
+        names = (str(i).strip() for i in items if str(i).strip())
+        # built-in names are case-insensitive; "package.module:Class" import paths are not
+        return tuple(dict.fromkeys(n if ":" in n else n.lower() for n in names))
     return "" if value is None else str(value).strip()
 
 

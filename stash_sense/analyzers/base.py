@@ -74,13 +74,23 @@ class Analyzer(ABC):
 
 
 def analyzer_class(name: str) -> type[Analyzer]:
-    target = REGISTRY[name]
+    """A built-in name, or "package.module:Class" for an analyzer of your own (an extension point;
+    the test suite uses it for scripted analyzers)."""
+    target = REGISTRY.get(name, name)
     module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        if name in REGISTRY:
+            raise  # a broken install of a built-in: let the real error show
+        raise SettingsError(f"analyzer {name!r} cannot be imported: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Analyzer)):
+        raise SettingsError(f"analyzer {name!r} is not a stash_sense Analyzer subclass")
+    return cls
 
 
 def check_names(names: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in REGISTRY]
+    unknown = [n for n in names if n not in REGISTRY and ":" not in n]
     if unknown:
         raise SettingsError(f"unknown analyzer {', '.join(repr(u) for u in unknown)} in setting "
                             f"'analyzers'; known: {', '.join(sorted(REGISTRY))}")

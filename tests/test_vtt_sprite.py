@@ -1,0 +1,74 @@
+"""The VTT parser and sprite slicer against text and images made exactly the way Stash makes them."""
+import io
+
+import pytest
+from PIL import Image
+
+from stash_sense.errors import FramesUnavailable
+from stash_sense.frames.sprite import decode_sprite, slice_tiles
+from stash_sense.frames.vtt import parse_vtt
+
+
+def stash_vtt(duration: float, w: int = 160, h: int = 90, name: str = "abc_sprite.jpg") -> str:
+    """Stash's pkg/utils/vtt.go output: 81 cues, ms truncated, LF only, one trailing newline."""
+    def t(sec: float) -> str:
+        ms = int(sec * 1000)
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+    step = duration / 81
+    lines = ["WEBVTT", ""]
+    for i in range(81):
+        lines += [f"{t(i * step)} --> {t((i + 1) * step)}",
+                  f"{name}#xywh={w * (i % 9)},{h * (i // 9)},{w},{h}", ""]
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def test_parses_81_cues_with_times_and_positions():
+    cues = parse_vtt(stash_vtt(600.0))
+    assert len(cues) == 81
+    assert cues[1].start == pytest.approx(7.407, abs=1e-3)
+    assert cues[80].end == pytest.approx(600.0, abs=1e-3)
+    assert (cues[10].x, cues[10].y, cues[10].w, cues[10].h) == (160, 90, 160, 90)
+    assert cues[0].image == "abc_sprite.jpg"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "no WEBVTT header"),
+    ("WEBVTT\n\n", "no cues"),
+    ("WEBVTT\n\n00:00:00.000 --> 00:00:07.407\nsprite.jpg\n", "broken near line 3"),
+    ("WEBVTT\n\n00:00:09.000 --> 00:00:07.407\ns.jpg#xywh=0,0,160,90\n", "broken near line 3"),
+])
+def test_broken_vtt_names_the_problem_and_the_fix(text, words):
+    with pytest.raises(FramesUnavailable) as err:
+        parse_vtt(text)
+    assert words in str(err.value)
+    assert "Generate" in str(err.value)
+
+
+def _sheet(w=160, h=90) -> Image.Image:
+    sheet = Image.new("RGB", (w * 9, h * 9))
+    for i in range(81):
+        sheet.paste(Image.new("RGB", (w, h), (i * 3, 255 - i * 3, 0)), (w * (i % 9), h * (i // 9)))
+    return sheet
+
+
+def test_tiles_are_cut_at_their_cue_positions_with_cue_times():
+    frames = slice_tiles(_sheet(), parse_vtt(stash_vtt(810.0)), "7")
+    assert len(frames) == 81
+    assert frames[40].time == pytest.approx(400.0, abs=1e-2)
+    assert frames[40].span == pytest.approx(10.0, abs=1e-2)
+    assert frames[40].image.size == (160, 90)
+    assert frames[40].image.getpixel((80, 45)) == (120, 135, 0)
+
+
+def test_cue_outside_the_image_is_a_scene_error():
+    with pytest.raises(FramesUnavailable, match="outside the sprite"):
+        slice_tiles(_sheet(80, 45), parse_vtt(stash_vtt(600.0)), "7")
+
+
+def test_corrupt_jpeg_is_a_scene_error():
+    buf = io.BytesIO()
+    _sheet().save(buf, "JPEG")
+    with pytest.raises(FramesUnavailable, match="corrupt"):
+        decode_sprite(buf.getvalue()[: len(buf.getvalue()) // 3])
+    with pytest.raises(FramesUnavailable, match="corrupt"):
+        decode_sprite(b"not an image at all")
