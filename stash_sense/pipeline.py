@@ -18,11 +18,13 @@ from . import log
 from .analyzers.base import Analyzer, AnalyzerContext, build_analyzers
 from .catalog import Catalog
 from .errors import FramesUnavailable, SceneError
+from .feedback import raised_thresholds
 from .findings import Finding
 from .frames.prefetch import Prefetcher
 from .frames.sprite import SpriteSource
 from .frames.types import Frame, FrameSource, SceneMedia
 from .models.device import resolve_device
+from .store.review import ReviewMemory
 from .tagging.apply import Writer, reconcile
 from .tagging.plan import make_plan
 from .tagging.state import Owned, SceneState
@@ -59,7 +61,8 @@ def load_models(ctx) -> tuple[list[Analyzer], AnalyzerContext]:
     actx = AnalyzerContext(settings=settings, vocabulary=vocabulary,
                            catalog=Catalog(ctx.api, ctx.store))
     analyzers = build_analyzers(actx)           # unknown names: SettingsError, nothing imported
-    actx.device = resolve_device(settings.device)
+    if any(a.uses_torch for a in analyzers):
+        actx.device = resolve_device(settings.device)
     for analyzer in analyzers:
         started = time.perf_counter()
         analyzer.load()
@@ -171,8 +174,12 @@ def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dic
         reconcile(store, state)
         owned = Owned.from_rows(store.owned(media.id))
         known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
+        raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
         plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
-                         incorrect_tag_id=workflow.ids.get("incorrect"))
+                         incorrect_tag_id=workflow.ids.get("incorrect"),
+                         raised_thresholds=raised,
+                         accepted=store.keys_with_status(media.id, "accepted"),
+                         rejected_spans=ReviewMemory(store).rejected_spans(media.id))
         for note in plan.notes:
             log.info(f"{media.label}: {note}")
         Writer(ctx.api, store, resolver).apply(plan)

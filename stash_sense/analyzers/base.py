@@ -44,6 +44,7 @@ class AnalyzerContext:
 class Analyzer(ABC):
     name: ClassVar[str] = ""
     source: ClassVar[str] = "sprite"   # "sprite" (81 tiles of 160 px) or "video" (full resolution)
+    uses_torch: ClassVar[bool] = True  # False: no device to pick (and torch is never imported)
 
     def __init__(self, ctx: AnalyzerContext):
         self.ctx = ctx

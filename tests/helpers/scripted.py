@@ -23,6 +23,7 @@ COLORS = {"Red": 0, "Green": 1, "Blue": 2}
 class ColorAnalyzer(Analyzer):
     name = "color"
     source = "sprite"
+    uses_torch = False
 
     def _load(self) -> None:
         pass
