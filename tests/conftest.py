@@ -5,6 +5,3 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running checks (run with -m slow)")
