@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from graphql import GraphQLScalarType, GraphQLSchema, build_schema
-from graphql.utilities import value_from_ast_untyped
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graphql import GraphQLSchema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,10 +52,12 @@ def _identity(value):
 
 
 def _literal(node, variables=None):
+    from graphql.utilities import value_from_ast_untyped
     return value_from_ast_untyped(node, variables)
 
 
-def _install_scalars(schema: GraphQLSchema) -> None:
+def _install_scalars(schema: "GraphQLSchema") -> None:
+    from graphql import GraphQLScalarType
     for name in CUSTOM_SCALARS:
         scalar = schema.type_map.get(name)
         if isinstance(scalar, GraphQLScalarType):
@@ -62,8 +66,9 @@ def _install_scalars(schema: GraphQLSchema) -> None:
             scalar.parse_literal = _literal
 
 
-def load_schema(directory: Path | None = None) -> GraphQLSchema:
+def load_schema(directory: Path | None = None) -> "GraphQLSchema":
     """A fresh schema object with Stash's scalars installed (no resolvers yet)."""
+    from graphql import build_schema  # lazy: schema_available() must work without graphql-core
     schema = build_schema(read_sdl(directory))
     _install_scalars(schema)
     return schema

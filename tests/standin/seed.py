@@ -73,7 +73,7 @@ class StashData(StashState):
     @locked
     def add_scene(self, title: str = "", duration: float = 600.0, width: int = 1920,
                   height: int = 1080, tag_ids=(), studio_id: str | None = None, performer_ids=(),
-                  sprite: bytes | None = None, vtt: str | None = None,
+                  sprite: bytes | None = None, vtt=None,
                   video_path: str | None = None, oshash: str | None = None, *,
                   checksum: str | None = None, phash: str | None = None,
                   frame_rate: float = 30.0, organized: bool = False, details: str | None = None,
@@ -81,8 +81,10 @@ class StashData(StashState):
                   video_codec: str = "h264", audio_codec: str = "aac",
                   write_generated: bool = True) -> str:
         """A scene with one video file.  Without sprite/vtt the sprite URLs 404, like Stash
-        before the Generate task ran.  With ``write_generated`` the sprite/VTT are also written
-        to ``<generatedPath>/vtt/<hash>_sprite.jpg|_thumbs.vtt`` where Stash keeps them."""
+        before the Generate task ran.  ``vtt`` is the text, or a callable receiving the sprite
+        file name (``<hash>_sprite.jpg``) and returning the text.  With ``write_generated``
+        the sprite/VTT are also written to ``<generatedPath>/vtt/<hash>_sprite.jpg`` and
+        ``<hash>_thumbs.vtt`` where Stash keeps them."""
         self._check_fk(self.tags, tag_ids)
         self._check_fk(self.performers, performer_ids)
         if studio_id is not None:
@@ -115,6 +117,8 @@ class StashData(StashState):
                 "mod_time": now, "created_at": now, "updated_at": now,
             },
         }
+        if callable(vtt):                 # vtt=lambda sprite_name: vtt_text(..., sprite_name)
+            self.scenes[sid]["_vtt"] = vtt(self.scene_hash(self.scenes[sid]) + "_sprite.jpg")
         if write_generated:
             self.write_generated_files(sid)
         return sid
