@@ -17,6 +17,7 @@ MODES: dict[str, str] = {
     "tag_tagme": "stash_sense.tasks.tag:tag_tagme",
     "tag_scene": "stash_sense.tasks.tag:tag_scene",
     "undo": "stash_sense.tasks.undo:undo",
+    "build_gallery": "stash_sense.tasks.gallery:build_gallery",
 }
 
 

@@ -16,9 +16,20 @@ class Catalog:
         """[{id, name, aliases}] of every studio in Stash."""
         return self.api.all_studios()
 
+    @cached_property
+    def gallery(self) -> dict[str, Any]:
+        """The face gallery by embedding model id: {model_id: faces.match.Gallery} (numpy only)."""
+        from .store.faces import FaceStore  # noqa: PLC0415
+        return FaceStore(self.store).galleries() if self.store is not None else {}
+
 
 class StaticCatalog:
     def __init__(self, studios: list[dict[str, Any]] | None = None, store=None):
         self.studios = studios or []
         self.store = store
         self.api = None
+
+    @cached_property
+    def gallery(self) -> dict[str, Any]:
+        from .store.faces import FaceStore  # noqa: PLC0415
+        return FaceStore(self.store).galleries() if self.store is not None else {}

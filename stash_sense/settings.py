@@ -44,6 +44,7 @@ class Settings:
     applyPerformers: bool = False
     faceMinFrames: int = 2
     galleryFromScenes: bool = False
+    faceWeights: str = ""        # "" -> VGGFace2 into <modelDir>/facenet/; a file path; "none" = random
     parentTag: str = "StashSense"
     tagMeTag: str = "StashSense_TagMe"
     taggedTag: str = "StashSense_Tagged"

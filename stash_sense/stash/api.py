@@ -148,6 +148,17 @@ class StashAPI:
         result = data["findPerformers"]
         return result["count"], result["performers"]
 
+    def scenes_of_performer(self, performer_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` scenes the performer is tagged in, fewest performers first (a scene with
+        only this performer says most about their face)."""
+        data = self.client.execute(
+            "query StashSensePerformerScenes($f: SceneFilterType, $p: FindFilterType) {"
+            f" findScenes(scene_filter: $f, filter: $p) {{ scenes {{ {SCENE_FIELDS} }} }} }}",
+            {"f": {"performers": {"value": [str(performer_id)], "modifier": "INCLUDES"}},
+             "p": {"page": 1, "per_page": int(limit), "sort": "performer_count",
+                   "direction": "ASC"}})
+        return data["findScenes"]["scenes"]
+
     def run_plugin_task(self, plugin_id: str, task_name: str, args: dict[str, Any]) -> str:
         data = self.client.execute(
             "mutation StashSenseRunTask($p: ID!, $t: String, $a: Map) {"

@@ -1,0 +1,116 @@
+"""Performers by face: MTCNN detection + InceptionResnetV1 embeddings on full-resolution frames,
+matched against the face gallery built from the user's own performers (task build_gallery).
+
+Source "video": sprite tiles are 160 px wide, so faces on them are ~15-25 px — too small to
+recognise. Each detected face becomes one signal (key "face", score = cosine to the best
+performer) whose data keeps the box, the detection probability and the two best performers, so
+findings (stash_sense.faces.match.decide: N-frame agreement, margin, confidence) can be recomputed
+from the store with other thresholds. Every face's embedding is kept in the store's scene_faces
+table (performer or unknown) for later clustering. Nothing leaves the machine.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+from .. import log
+from ..faces import models
+from ..faces.match import FaceMatch, Gallery, MatchRule, Observation, decide, match_faces
+from ..findings import Finding, Segment, Signal
+from ..frames.types import Frame, SceneMedia
+from ..models.device import default_batch_size
+from .base import Analyzer
+
+CATEGORY = "performers"
+
+
+def rule_from_settings(settings) -> MatchRule:
+    return MatchRule(min_frames=max(1, int(settings.faceMinFrames)))
+
+
+class FacesAnalyzer(Analyzer):
+    name = "faces"
+    source = "video"
+
+    def _load(self) -> None:
+        models.import_facenet()          # DependencyMissing with the --no-deps command
+        from ..faces.engine import FaceEngine  # noqa: PLC0415 - imports torch
+        settings, device = self.ctx.settings, self.ctx.device
+        self.engine = FaceEngine.load(settings, device,
+                                      settings.batchSize or default_batch_size(device))
+        self.rule = rule_from_settings(settings)
+        galleries = getattr(self.ctx.catalog, "gallery", None) or {}
+        self.gallery: Gallery = galleries.get(self.engine.model_id) or Gallery.from_rows([])
+        if not len(self.gallery):
+            log.warning(f"the face gallery for {self.engine.model_id} is empty: faces will be "
+                        "detected and kept, but no performer can be suggested until the task "
+                        "'Build face gallery' has run")
+        else:
+            log.info(f"face gallery: {len(self.gallery)} performers, "
+                     f"{len(self.gallery.matrix)} faces")
+
+    @property
+    def model_id(self) -> str:
+        return self.engine.model_id
+
+    def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
+        per_frame = self.engine.faces_with_embeddings([f.image for f in frames])
+        flat = [emb for faces in per_frame for _, emb in faces]
+        import numpy as np  # noqa: PLC0415
+        matches = match_faces(np.stack(flat), self.gallery) if flat else []
+        signals: list[list[Signal]] = []
+        kept: dict[str, list] = defaultdict(list)
+        row = 0
+        for frame, faces in zip(frames, per_frame):
+            out = []
+            for idx, (face, emb) in enumerate(faces):
+                m = matches[row]
+                row += 1
+                out.append(Signal(frame.time, frame.span, "face", round(m.score, 4), {
+                    "box": list(face.box), "prob": round(face.prob, 4),
+                    "performer": m.best, "name": self.gallery.names.get(m.best or "", ""),
+                    "second": m.second, "second_score": round(m.second_score, 4)}))
+                voted = m.best if m.verdict(self.rule) == "vote" else None
+                kept[frame.scene_id].append((frame.time, idx, face.box, face.prob, voted,
+                                             m.score, emb))
+            signals.append(out)
+        self._keep_faces(frames, kept)
+        return signals
+
+    def _keep_faces(self, frames: Sequence[Frame], kept: dict[str, list]) -> None:
+        store = getattr(self.ctx.catalog, "store", None)
+        if store is None:
+            return
+        from ..store.faces import FaceStore  # noqa: PLC0415
+        faces = FaceStore(store)
+        for scene_id in dict.fromkeys(f.scene_id for f in frames):
+            faces.save_scene_faces(scene_id, self.model_id, kept.get(scene_id, []))
+
+    def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
+        return face_findings(self.rule, signals)
+
+
+def observations(signals: Sequence[Signal]) -> list[Observation]:
+    out = []
+    for s in signals:
+        if s.key != "face" or not s.data:
+            continue
+        d = s.data
+        out.append(Observation(s.time, s.span, FaceMatch(d.get("performer"), float(s.score),
+                                                         d.get("second"),
+                                                         float(d.get("second_score") or 0.0))))
+    return out
+
+
+def face_findings(rule: MatchRule, signals: Sequence[Signal]) -> list[Finding]:
+    """Pure: stored face signals -> performer findings (ids and names from the signals)."""
+    names = {s.data.get("performer"): s.data.get("name") for s in signals
+             if s.key == "face" and s.data and s.data.get("performer")}
+    found = []
+    for d in decide(observations(signals), rule):
+        segments = tuple(Segment(t, t + span, d.mean_score) for t, span in zip(d.times, d.spans))
+        found.append(Finding(kind="performer", name=names.get(d.performer_id) or d.performer_id,
+                             analyzer="faces", category=CATEGORY, confidence=d.confidence,
+                             segments=segments, target_id=d.performer_id, markers=False,
+                             detail={"frames": d.frames, "mean_similarity": d.mean_score}))
+    return found

@@ -1,0 +1,184 @@
+"""Face tables in the plugin's SQLite store: the gallery and every face seen in analysed scenes.
+
+- `face_sources`: one row per (performer, source, ref, embedding model) that was processed —
+  source 'profile' (ref 'image', version = the `t=` stamp of Performer.image_path) or 'scene'
+  (ref = scene id). A rerun skips rows whose version is unchanged, so only new performers, new
+  profile images and new scenes cost model time. `faces` = 0 records "no usable face".
+- `face_gallery`: the embeddings (fp16 blobs, 1 KiB each) per performer and model.
+- `face_performers`: performer names for findings, refreshed by the gallery task.
+- `scene_faces`: every face the analyzer saw (frame time, box, embedding, the performer it voted
+  for or NULL = unknown) for later clustering of unknown faces.
+Embeddings of different models are never mixed: everything is keyed by the embedder's id.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..faces.match import Gallery
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS face_sources (
+  performer_id TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, model_id TEXT NOT NULL,
+  version TEXT NOT NULL, faces INTEGER NOT NULL, note TEXT, updated_at REAL NOT NULL,
+  PRIMARY KEY (performer_id, source, ref, model_id));
+CREATE TABLE IF NOT EXISTS face_gallery (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, performer_id TEXT NOT NULL, source TEXT NOT NULL,
+  ref TEXT NOT NULL, model_id TEXT NOT NULL, embedding BLOB NOT NULL, score REAL NOT NULL,
+  frame_time REAL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS face_gallery_by_model ON face_gallery (model_id, performer_id);
+CREATE TABLE IF NOT EXISTS face_performers (
+  performer_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS scene_faces (
+  scene_id TEXT NOT NULL, model_id TEXT NOT NULL, frame_time REAL NOT NULL, idx INTEGER NOT NULL,
+  box TEXT NOT NULL, prob REAL NOT NULL, performer_id TEXT, score REAL NOT NULL,
+  embedding BLOB NOT NULL, PRIMARY KEY (scene_id, model_id, frame_time, idx));
+"""
+
+
+def to_blob(embedding: np.ndarray) -> bytes:
+    return np.asarray(embedding, np.float16).tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    v = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+class FaceStore:
+    def __init__(self, store):
+        self.store = store
+        self.db = store.db
+        self.db.executescript(SCHEMA)
+
+    # -- what was processed -----------------------------------------------------------------------
+    def source(self, performer_id: str, source: str, ref: str, model_id: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM face_sources WHERE performer_id=? AND source=? AND "
+                              "ref=? AND model_id=?", (performer_id, source, ref, model_id)).fetchone()
+        return dict(row) if row else None
+
+    def set_names(self, names: Iterable[tuple[str, str]]) -> None:
+        """(performer_id, name) pairs, in one transaction."""
+        now = time.time()
+        with self.store.tx():
+            self.db.executemany(
+                "INSERT INTO face_performers VALUES (?,?,?) ON CONFLICT(performer_id) "
+                "DO UPDATE SET name=excluded.name, updated_at=excluded.updated_at",
+                [(str(pid), name, now) for pid, name in names])
+
+    def performers_with_faces(self) -> set[str]:
+        """Performers with any processed source (any model)."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT performer_id FROM face_sources")}
+
+    def replace_profile(self, performer_id: str, model_id: str, version: str,
+                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
+                        note: str | None = None) -> None:
+        """A new profile image: its faces replace the old profile *and* the scene faces that
+        were checked against the old profile."""
+        now = time.time()
+        with self.store.tx():
+            self.db.execute("DELETE FROM face_gallery WHERE performer_id=? AND model_id=?",
+                            (performer_id, model_id))
+            self.db.execute("DELETE FROM face_sources WHERE performer_id=? AND model_id=?",
+                            (performer_id, model_id))
+            self._insert(performer_id, "profile", "image", model_id, embeddings, scores,
+                         [None] * len(embeddings), now)
+            self.db.execute("INSERT INTO face_sources VALUES (?,?,?,?,?,?,?,?)",
+                            (performer_id, "profile", "image", model_id, version,
+                             len(embeddings), note, now))
+
+    def add_scene_faces(self, performer_id: str, scene_id: str, model_id: str,
+                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
+                        times: Sequence[float], note: str | None = None) -> None:
+        now = time.time()
+        with self.store.tx():
+            self.db.execute("DELETE FROM face_gallery WHERE performer_id=? AND source='scene' AND "
+                            "ref=? AND model_id=?", (performer_id, scene_id, model_id))
+            self._insert(performer_id, "scene", scene_id, model_id, embeddings, scores, times, now)
+            self.db.execute("INSERT OR REPLACE INTO face_sources VALUES (?,?,?,?,?,?,?,?)",
+                            (performer_id, "scene", scene_id, model_id, "", len(embeddings),
+                             note, now))
+
+    def _insert(self, performer_id, source, ref, model_id, embeddings, scores, times, now) -> None:
+        self.db.executemany(
+            "INSERT INTO face_gallery (performer_id, source, ref, model_id, embedding, score, "
+            "frame_time, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            [(performer_id, source, ref, model_id, to_blob(e), float(s), t, now)
+             for e, s, t in zip(embeddings, scores, times)])
+
+    def forget_performers(self, keep_ids: Iterable[str]) -> int:
+        """Drop everything about performers not in `keep_ids` (deleted in Stash). Returns count."""
+        keep = {str(k) for k in keep_ids}
+        known = {r[0] for r in self.db.execute("SELECT DISTINCT performer_id FROM face_sources")}
+        known |= {r[0] for r in self.db.execute("SELECT performer_id FROM face_performers")}
+        gone = sorted(known - keep)
+        self.drop_performers(gone)
+        return len(gone)
+
+    def drop_gallery(self, performer_ids: Sequence[str]) -> None:
+        """Forget the faces (every model) but keep the names: the profile image was removed."""
+        with self.store.tx():
+            for table in ("face_gallery", "face_sources"):
+                self.db.executemany(f"DELETE FROM {table} WHERE performer_id=?",
+                                    [(p,) for p in performer_ids])
+
+    def drop_performers(self, performer_ids: Sequence[str]) -> None:
+        with self.store.tx():
+            for table in ("face_gallery", "face_sources", "face_performers"):
+                self.db.executemany(f"DELETE FROM {table} WHERE performer_id=?",
+                                    [(p,) for p in performer_ids])
+
+    # -- reading the gallery ----------------------------------------------------------------------
+    def gallery(self, model_id: str) -> Gallery:
+        rows = self.db.execute(
+            "SELECT g.performer_id, COALESCE(p.name, g.performer_id), g.embedding FROM face_gallery g "
+            "LEFT JOIN face_performers p ON p.performer_id = g.performer_id "
+            "WHERE g.model_id=? ORDER BY CAST(g.performer_id AS INTEGER), g.performer_id, g.id",
+            (model_id,))
+        return Gallery.from_rows((pid, name, from_blob(blob)) for pid, name, blob in rows)
+
+    def embeddings(self, performer_id: str, model_id: str, source: str | None = None
+                   ) -> np.ndarray:
+        query = "SELECT embedding FROM face_gallery WHERE performer_id=? AND model_id=?"
+        args = [performer_id, model_id]
+        if source:
+            query += " AND source=?"
+            args.append(source)
+        rows = [from_blob(r[0]) for r in self.db.execute(query + " ORDER BY id", args)]
+        return np.stack(rows) if rows else np.zeros((0, 512), np.float32)
+
+    def galleries(self) -> dict[str, Gallery]:
+        models = [r[0] for r in self.db.execute("SELECT DISTINCT model_id FROM face_gallery")]
+        return {m: self.gallery(m) for m in models}
+
+    def counts(self, model_id: str) -> dict[str, int]:
+        row = self.db.execute(
+            "SELECT COUNT(DISTINCT performer_id), SUM(source='profile'), SUM(source='scene') "
+            "FROM face_gallery WHERE model_id=?", (model_id,)).fetchone()
+        return {"performers": row[0] or 0, "profile_faces": row[1] or 0, "scene_faces": row[2] or 0}
+
+    # -- faces seen in analysed scenes ------------------------------------------------------------
+    def save_scene_faces(self, scene_id: str, model_id: str,
+                         faces: Sequence[tuple[float, int, Sequence[float], float, str | None,
+                                               float, np.ndarray]]) -> None:
+        """Replace the scene's faces: (frame_time, idx, box, prob, performer_id|None, score, emb)."""
+        with self.store.tx():
+            self.db.execute("DELETE FROM scene_faces WHERE scene_id=? AND model_id=?",
+                            (scene_id, model_id))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO scene_faces VALUES (?,?,?,?,?,?,?,?,?)",
+                [(scene_id, model_id, round(t, 3), idx, json.dumps([round(b, 1) for b in box]),
+                  float(prob), pid, float(score), to_blob(emb))
+                 for t, idx, box, prob, pid, score, emb in faces])
+
+    def scene_faces(self, scene_id: str, model_id: str, unknown_only: bool = False) -> list[dict]:
+        query = "SELECT * FROM scene_faces WHERE scene_id=? AND model_id=?"
+        if unknown_only:
+            query += " AND performer_id IS NULL"
+        return [{"time": r["frame_time"], "idx": r["idx"], "box": json.loads(r["box"]),
+                 "prob": r["prob"], "performer_id": r["performer_id"], "score": r["score"],
+                 "embedding": from_blob(r["embedding"])}
+                for r in self.db.execute(query + " ORDER BY frame_time, idx", (scene_id, model_id))]

@@ -1,0 +1,156 @@
+"""The matching rules with controlled embeddings: per-face verdicts (threshold, margin), the
+N-frame agreement, confidence, unknown faces, the gallery's per-performer scores, the cluster
+check that decides which scene faces may join the gallery, and the fp16 store."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stash_sense.analyzers.faces import face_findings
+from stash_sense.faces.match import (FaceMatch, Gallery, MatchRule, Observation, consistent_faces,
+                                     decide, frame_strength, match_faces, unit)
+from stash_sense.findings import Signal
+
+RULE = MatchRule(threshold=0.5, margin=0.08, min_frames=2, strong=0.75)
+
+
+def vec(*pairs, dim=8):
+    v = np.zeros(dim, np.float32)
+    for i, x in pairs:
+        v[i] = x
+    return unit(v)
+
+
+def near(axis: int, cos: float, other: int = 7, dim=8):
+    """A unit vector with cosine `cos` to basis vector `axis`."""
+    return vec((axis, cos), (other, float(np.sqrt(max(0.0, 1 - cos * cos)))), dim=dim)
+
+
+@pytest.mark.parametrize("match, verdict", [
+    (FaceMatch("a", 0.80, "b", 0.30), "vote"),
+    (FaceMatch("a", 0.50, "b", 0.42), "vote"),          # exactly at threshold, margin 0.08
+    (FaceMatch("a", 0.49, "b", 0.10), "unknown"),       # below the threshold
+    (FaceMatch("a", 0.70, "b", 0.65), "contested"),     # a look-alike within the margin
+    (FaceMatch("a", 0.70, None, 0.0), "vote"),          # a one-performer gallery
+    (FaceMatch(None, 0.0), "unknown"),                  # empty gallery
+])
+def test_face_verdicts(match, verdict):
+    assert match.verdict(RULE) == verdict
+
+
+def obs(t, best, score, second=None, second_score=0.0):
+    return Observation(t, 5.0, FaceMatch(best, score, second, second_score))
+
+
+CASES = {
+    "two frames agree": ([obs(0, "a", .7, "b", .2), obs(5, "a", .72, "b", .1)], ["a"]),
+    "one frame is not enough": ([obs(0, "a", .9, "b", .1)], []),
+    "two faces in one frame count once": ([obs(0, "a", .9), obs(0, "a", .8)], []),
+    "below threshold never counts": ([obs(0, "a", .45), obs(5, "a", .45), obs(9, "a", .49)], []),
+    "margin too small never counts": ([obs(0, "a", .7, "b", .66), obs(5, "a", .7, "b", .65)], []),
+    "two performers in one scene": ([obs(0, "a", .8, "b", .1), obs(0, "b", .8, "a", .1),
+                                     obs(5, "a", .8, "b", .1), obs(5, "b", .7, "a", .1)],
+                                    ["a", "b"]),
+    "only the one with enough frames": ([obs(0, "a", .8), obs(5, "a", .8), obs(9, "b", .9)], ["a"]),
+    "unknown faces are ignored": ([obs(0, "a", .8), obs(2, None, 0.0), obs(5, "a", .8),
+                                   obs(7, "c", .2)], ["a"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_scene_decisions(name):
+    observations, expected = CASES[name]
+    assert sorted(d.performer_id for d in decide(observations, RULE)) == expected
+
+
+def test_min_frames_is_the_setting():
+    three = [obs(0, "a", .8), obs(5, "a", .8), obs(9, "a", .8)]
+    assert decide(three, MatchRule(min_frames=3))[0].frames == 3
+    assert decide(three, MatchRule(min_frames=4)) == []
+    assert decide(three[:1], MatchRule(min_frames=1))[0].frames == 1
+
+
+def test_confidence_grows_with_frames_and_similarity_and_falls_with_disagreement():
+    def conf(observations):
+        (d,) = decide(observations, RULE)
+        return d.confidence
+    weak2 = conf([obs(0, "a", .5), obs(5, "a", .5)])
+    weak4 = conf([obs(t, "a", .5) for t in (0, 5, 9, 12)])
+    strong2 = conf([obs(0, "a", .8), obs(5, "a", .8)])
+    contested = conf([obs(0, "a", .8), obs(5, "a", .8), obs(9, "a", .7, "b", .68)])
+    assert weak2 == pytest.approx(0.75)                 # two frames at 0.5 each: 1 - 0.5^2
+    assert weak2 < weak4 < 1.0 and weak2 < strong2 <= 1.0
+    assert contested == pytest.approx(strong2 * 2 / 3, abs=1e-3)   # 2 votes, 1 contested
+    assert frame_strength(0.3, RULE) == 0.5 and frame_strength(0.99, RULE) == 0.95
+
+
+def test_decision_reports_frames_times_and_mean():
+    (d,) = decide([obs(9, "a", .6), obs(2, "a", .8), obs(2, "a", .7)], RULE)
+    assert d.frames == 2 and d.times == (2, 9) and d.mean_score == pytest.approx(0.7)
+
+
+def test_gallery_scores_each_performer_by_its_best_face():
+    rows = [("1", "Ann", vec((0, 1))), ("2", "Bea", vec((1, 1))), ("1", "Ann", vec((2, 1))),
+            ("3", "Cy", vec((3, 1)))]
+    g = Gallery.from_rows(rows)
+    assert g.performer_ids == ["1", "2", "3"] and len(g) == 3
+    scores = g.performer_scores(np.stack([vec((2, 1)), vec((1, .6), (0, .8))]))
+    assert np.allclose(scores, [[1.0, 0.0, 0.0], [0.8, 0.6, 0.0]], atol=1e-6)
+    m = match_faces(np.stack([vec((2, 1)), vec((1, .6), (0, .8)), vec((5, 1))]), g)
+    assert [(x.best, round(x.score, 2), x.second, round(x.second_score, 2)) for x in m] == [
+        ("1", 1.0, "2", 0.0), ("1", 0.8, "2", 0.6), ("1", 0.0, "2", 0.0)]
+    assert m[2].verdict(RULE) == "unknown"
+    assert len(g.rows_of("1")) == 2 and len(g.rows_of("9")) == 0
+    assert match_faces(np.stack([vec((0, 1))]), Gallery.from_rows([]))[0].best is None
+
+
+def test_scene_faces_join_the_gallery_only_when_they_agree_with_the_profile():
+    profile = np.stack([vec((0, 1))])
+    others = np.stack([vec((1, 1))])                          # a co-performer
+    candidates = np.stack([
+        near(0, 0.85),                  # 0: the performer
+        near(0, 0.75, other=6),         # 1: the performer, another angle
+        vec((1, 1)),                    # 2: the co-performer
+        vec((0, .62), (1, .6)),         # 3: between the two: not clearly ours
+        near(0, 0.3),                   # 4: someone else
+    ])
+    assert consistent_faces(profile, candidates, RULE, others) == [0, 1]
+    assert consistent_faces(profile, candidates[2:], RULE, others) == []
+    assert consistent_faces(np.zeros((0, 8)), candidates, RULE) == []
+
+
+def test_findings_from_stored_signals_are_pure():
+    def face(t, best, score, second=None, s2=0.0, name="Ann"):
+        return Signal(t, 5.0, "face", score, {"box": [1, 2, 3, 4], "prob": 0.99,
+                                             "performer": best, "name": name,
+                                             "second": second, "second_score": s2})
+    signals = [face(0, "1", .8, "2", .1), face(5, "1", .7, "2", .2), face(5, "2", .3, "1", .2),
+               Signal(7, 5.0, "text", 0.9)]
+    (f,) = face_findings(RULE, signals)
+    assert (f.kind, f.name, f.target_id, f.analyzer, f.markers) == ("performer", "Ann", "1",
+                                                                     "faces", False)
+    assert f.key == "1" and 0.9 < f.confidence <= 1.0 and f.detail["frames"] == 2
+    assert [(s.start, s.end) for s in f.segments] == [(0, 5), (5, 10)]
+    assert face_findings(MatchRule(min_frames=3), signals) == []
+
+
+def test_fp16_embeddings_round_trip_per_model(tmp_path):
+    from stash_sense.store import Store
+    from stash_sense.store.faces import FaceStore
+    faces = FaceStore(Store(str(tmp_path / "s.sqlite")))
+    faces.set_names([("1", "Ann"), ("2", "Bea")])
+    a, b = near(0, 0.9), vec((1, 1))
+    faces.replace_profile("1", "m1", "100", [a], [0.99])
+    faces.add_scene_faces("1", "55", "m1", [near(0, 0.8)], [0.98], [12.0])
+    faces.replace_profile("2", "m1", "100", [b], [0.99])
+    faces.replace_profile("2", "m2", "100", [a], [0.99])
+    g = faces.gallery("m1")
+    assert g.performer_ids == ["1", "2"] and g.names == {"1": "Ann", "2": "Bea"}
+    assert np.abs(g.rows_of("1")[0] - a).max() < 1e-3                  # fp16 is close enough
+    assert faces.counts("m1") == {"performers": 2, "profile_faces": 2, "scene_faces": 1}
+    assert set(faces.galleries()) == {"m1", "m2"}
+    # a new profile image: the scene faces checked against the old one go too
+    faces.replace_profile("1", "m1", "200", [], [], "no face found")
+    assert faces.counts("m1") == {"performers": 1, "profile_faces": 1, "scene_faces": 0}
+    assert faces.source("1", "profile", "image", "m1")["faces"] == 0
+    assert faces.forget_performers(["1"]) == 1 and faces.gallery("m2").performer_ids == []
