@@ -7,6 +7,7 @@ from ..tagging.tags import TagResolver
 
 
 def tag_tagme(ctx) -> dict:
+    ctx.client.enable_api_key_fallback()  # a long batch outlives Stash's one-hour session
     analyzers, _ = load_models(ctx)   # environment problems stop here, before any change
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
     wanted = [resolver.find(n) for n in (ctx.settings.tagMeTag, ctx.settings.reprocessTag)]
@@ -23,5 +24,6 @@ def tag_scene(ctx) -> dict:
     scene_id = str(ctx.args.get("scene_id") or "").strip()
     if not scene_id:
         raise SettingsError("tag_scene needs args.scene_id (the id of the scene to analyze)")
+    ctx.client.enable_api_key_fallback()
     analyzers, _ = load_models(ctx)
     return run_batch(ctx, [scene_id], analyzers)
