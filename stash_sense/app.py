@@ -7,16 +7,25 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import log
-from .context import TaskContext
 from .errors import SettingsError, StashSenseError
+
+if TYPE_CHECKING:
+    from .context import TaskContext
 
 MODES: dict[str, str] = {
     "tag_tagme": "stash_sense.tasks.tag:tag_tagme",
     "tag_scene": "stash_sense.tasks.tag:tag_scene",
     "undo": "stash_sense.tasks.undo:undo",
+    "hook": "stash_sense.tasks.hooks:hook",
+    "status": "stash_sense.tasks.review:status",
+    "accept": "stash_sense.tasks.review:accept",
+    "reject": "stash_sense.tasks.review:reject",
+    "accept_category": "stash_sense.tasks.review:accept_category",
+    "reject_category": "stash_sense.tasks.review:reject_category",
+    "feedback_report": "stash_sense.tasks.review:feedback_report",
     "build_gallery": "stash_sense.tasks.gallery:build_gallery",
 }
 
@@ -36,6 +45,12 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         args = payload.get("args") or {}
         handler = handler_for(args)
+        precheck = getattr(handler, "precheck", None)
+        if precheck is not None:   # a hook that can answer from its input alone, e.g. our own update
+            answer = precheck(args)
+            if answer is not None:
+                return {"output": answer}
+        from .context import TaskContext  # noqa: PLC0415 - Stash access (requests) only when needed
         ctx = TaskContext.from_payload(payload)
         return {"output": handler(ctx)}
     except StashSenseError as exc:

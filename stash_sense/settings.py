@@ -33,6 +33,7 @@ class Settings:
     minSegmentSeconds: float = 10.0
     requiredDuration: str = "15%"
     applyThreshold: float = 0.0  # findings below this confidence stay suggestions (0 = apply all)
+    suggestThreshold: float = 0.0  # findings below this confidence are dropped (0 = suggest all)
     createMarkers: bool = True
     reviewMode: bool = False
     autoTagNew: bool = False
@@ -136,8 +137,9 @@ def _validate(s: Settings) -> None:
             f"setting 'ocrEngine' must be one of {', '.join(OCR_ENGINES)}; got {s.ocrEngine!r}")
     if not s.analyzers:
         raise SettingsError("setting 'analyzers' is empty: name at least one analyzer, e.g. clip")
-    if s.threshold > 1 or s.applyThreshold > 1:
-        raise SettingsError("settings 'threshold' and 'applyThreshold' are confidences in [0, 1]")
+    if s.threshold > 1 or s.applyThreshold > 1 or s.suggestThreshold > 1:
+        raise SettingsError("settings 'threshold', 'applyThreshold' and 'suggestThreshold' are "
+                            "confidences in [0, 1]")
     parse_duration(s.requiredDuration, 100.0, key="requiredDuration")
     names = [v for v in s.workflow_tags.values()] + [s.parentTag]
     if any(not n for n in names):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import CLIENT_MUTATION_ID  # noqa: F401 - every scene update carries it (see hooks)
 from .client import StashClient
 
 SCENE_FIELDS = """
@@ -81,7 +82,8 @@ class StashAPI:
         self.client.execute(
             "mutation StashSenseSceneTags($input: BulkSceneUpdateInput!) {"
             " bulkSceneUpdate(input: $input) { id } }",
-            {"input": {"ids": scene_ids, "tag_ids": {"ids": tag_ids, "mode": mode}}})
+            {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": scene_ids,
+                       "tag_ids": {"ids": tag_ids, "mode": mode}}})
 
     def update_scene_performers(self, scene_id: str, performer_ids: list[str], mode: str) -> None:
         if not performer_ids:
@@ -89,13 +91,15 @@ class StashAPI:
         self.client.execute(
             "mutation StashSenseScenePerformers($input: BulkSceneUpdateInput!) {"
             " bulkSceneUpdate(input: $input) { id } }",
-            {"input": {"ids": [scene_id], "performer_ids": {"ids": performer_ids, "mode": mode}}})
+            {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": [scene_id],
+                       "performer_ids": {"ids": performer_ids, "mode": mode}}})
 
     def set_scene_studio(self, scene_id: str, studio_id: str | None) -> None:
         self.client.execute(
             "mutation StashSenseSceneStudio($input: BulkSceneUpdateInput!) {"
             " bulkSceneUpdate(input: $input) { id } }",
-            {"input": {"ids": [scene_id], "studio_id": studio_id}})
+            {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": [scene_id],
+                       "studio_id": studio_id}})
 
     # -- markers ---------------------------------------------------------------------------------
     def create_marker(self, scene_id: str, title: str, seconds: float, end_seconds: float | None,
@@ -158,6 +162,12 @@ class StashAPI:
              "p": {"page": 1, "per_page": int(limit), "sort": "performer_count",
                    "direction": "ASC"}})
         return data["findScenes"]["scenes"]
+
+    def find_job(self, job_id: str) -> dict[str, Any] | None:
+        data = self.client.execute(
+            "query StashSenseJob($id: ID!) { findJob(input: {id: $id}) { id status } }",
+            {"id": str(job_id)})
+        return data["findJob"]
 
     def run_plugin_task(self, plugin_id: str, task_name: str, args: dict[str, Any]) -> str:
         data = self.client.execute(

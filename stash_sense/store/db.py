@@ -151,11 +151,15 @@ class Store:
 
     # -- feedback -------------------------------------------------------------------------------
     def count_feedback(self, kind: str, key: str, accepted: int = 0, rejected: int = 0) -> None:
+        """Add to a key's counts; a negative delta (a changed decision) never goes below 0."""
         with self.tx():
-            self.db.execute(
-                "INSERT INTO feedback VALUES (?,?,?,?) ON CONFLICT(kind, key) DO UPDATE SET "
-                "accepted=accepted+excluded.accepted, rejected=rejected+excluded.rejected",
-                (kind, key, accepted, rejected))
+            self._count(kind, key, accepted, rejected)
+
+    def _count(self, kind: str, key: str, accepted: int, rejected: int) -> None:
+        self.db.execute(
+            "INSERT INTO feedback VALUES (?,?,?,?) ON CONFLICT(kind, key) DO UPDATE SET "
+            "accepted=MAX(accepted+?, 0), rejected=MAX(rejected+?, 0)",
+            (kind, key, max(accepted, 0), max(rejected, 0), accepted, rejected))
 
     def feedback(self) -> dict[tuple[str, str], tuple[int, int]]:
         return {(r["kind"], r["key"]): (r["accepted"], r["rejected"])
@@ -198,16 +202,84 @@ class Store:
                          analyzer: str) -> None:
         """A rejection that did not come through a suggestion (the user removed our tag/marker)."""
         with self.tx():
+            old = self.db.execute("SELECT status FROM suggestions WHERE scene_id=? AND kind=? AND "
+                                  "key=?", (scene_id, kind, key)).fetchone()
             self.db.execute(
                 "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, confidence,"
                 " status, updated_at) VALUES (?,?,?,?,?,?,0,'rejected',?) ON CONFLICT(scene_id, "
                 "kind, key) DO UPDATE SET status='rejected', updated_at=excluded.updated_at",
                 (scene_id, kind, key, name, category, analyzer, time.time()))
-        self.count_feedback(kind, key, rejected=1)
+        if old is None or old["status"] != "rejected":
+            self.count_feedback(kind, key, rejected=1,
+                                accepted=-1 if old is not None and old["status"] == "accepted" else 0)
 
     def rejected_keys(self, scene_id: str) -> set[tuple[str, str]]:
+        return self.keys_with_status(scene_id, "rejected")
+
+    def keys_with_status(self, scene_id: str, status: str) -> set[tuple[str, str]]:
         return {(r["kind"], r["key"]) for r in self.db.execute(
-            "SELECT kind, key FROM suggestions WHERE scene_id=? AND status='rejected'", (scene_id,))}
+            "SELECT kind, key FROM suggestions WHERE scene_id=? AND status=?", (scene_id, status))}
+
+    def sync_suggestions(self, scene_id: str, applied: Sequence[Any], suggested: Sequence[Any],
+                         owned_keys: set[tuple[str, str]]) -> None:
+        """After a run: `applied` findings are shown as status 'applied', `suggested` ones as
+        'open'. Decided rows (accepted/rejected) keep their status. An 'applied' row whose
+        tag/studio/performer the plugin no longer owns (and did not apply again) goes, or turns
+        'open' again when the finding is now only a suggestion."""
+        now = time.time()
+        keep = set(owned_keys) | {(f.kind, f.key) for f in applied}
+        with self.tx():
+            self.db.execute("DELETE FROM suggestions WHERE scene_id=? AND status='open'", (scene_id,))
+            for row in list(self.db.execute(
+                    "SELECT id, kind, key FROM suggestions WHERE scene_id=? AND status='applied'",
+                    (scene_id,))):
+                if (row["kind"], row["key"]) not in keep:
+                    self.db.execute("DELETE FROM suggestions WHERE id=?", (row["id"],))
+            for f in applied:
+                self._upsert(scene_id, f, "applied", now,
+                             "status=CASE WHEN status IN ('open', 'applied') THEN 'applied' "
+                             "ELSE status END, ")
+            for f in suggested:
+                self._upsert(scene_id, f, "open", now, None)
+
+    def _upsert(self, scene_id: str, f: Any, status: str, now: float, on_conflict: str | None):
+        values = (scene_id, f.kind, f.key, f.name, f.category, f.analyzer, f.confidence,
+                  f.target_id, json.dumps([s.as_dict() for s in f.segments]), int(f.markers),
+                  json.dumps(list(f.aliases)), status, now)
+        update = "NOTHING" if on_conflict is None else (
+            "UPDATE SET " + on_conflict + "name=excluded.name, category=excluded.category, "
+            "analyzer=excluded.analyzer, confidence=excluded.confidence, "
+            "target_id=excluded.target_id, segments=excluded.segments, markers=excluded.markers, "
+            "aliases=excluded.aliases, updated_at=excluded.updated_at")
+        self.db.execute(
+            "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, confidence, "
+            "target_id, segments, markers, aliases, status, updated_at) "
+            f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(scene_id, kind, key) DO {update}",
+            values)
+
+    def decide(self, suggestion_id: int, status: str) -> bool:
+        """Set a suggestion 'accepted' or 'rejected' and move the feedback counts with it
+        (changing one's mind moves the count). False when it already had that status."""
+        assert status in ("accepted", "rejected")
+        with self.tx():
+            row = self.db.execute("SELECT * FROM suggestions WHERE id=?", (suggestion_id,)).fetchone()
+            if row is None or row["status"] == status:
+                return False
+            accepted = (status == "accepted") - (row["status"] == "accepted")
+            rejected = (status == "rejected") - (row["status"] == "rejected")
+            self.db.execute("UPDATE suggestions SET status=?, updated_at=? WHERE id=?",
+                            (status, time.time(), suggestion_id))
+            self._count(row["kind"], row["key"], accepted, rejected)
+        return True
+
+    def feedback_for(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+        wanted = set(keys)
+        return {k: v for k, v in self.feedback().items() if k in wanted}
+
+    def suggestion_names(self) -> dict[tuple[str, str], str]:
+        """(kind, key) -> the name last shown for it (for the feedback report)."""
+        return {(r["kind"], r["key"]): r["name"] for r in self.db.execute(
+            "SELECT kind, key, name FROM suggestions ORDER BY updated_at")}
 
 
 class _Tx:

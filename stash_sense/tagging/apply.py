@@ -14,6 +14,7 @@ import json
 
 from .. import log
 from ..store import Store
+from ..store.review import ReviewMemory
 from .plan import Plan
 from .state import SceneState
 from .tags import TagResolver
@@ -48,17 +49,25 @@ class Writer:
         self.resolver = resolver
         self.dry_run = dry_run
 
-    def apply(self, plan: Plan) -> None:
+    def apply(self, plan: Plan, sync_suggestions: bool = True) -> None:
+        """Write the plan. With sync_suggestions (a full run) the scene's suggestions become what
+        the plan applied ('applied') and suggested ('open'); a partial plan (one accepted or
+        rejected suggestion from the scene tab) leaves the other suggestions alone."""
         sid, store, api = plan.scene_id, self.store, self.api
         if self.dry_run:
             log.info(f"[dry run] scene {sid}: {plan.summary()}")
             return
-        by_name = {f.name.lower(): f for f in plan.applied}
+        by_name = {f.name.lower(): f for f in plan.applied if f.kind == "tag"}
+        by_target = {(f.kind, str(f.target_id)): f for f in plan.applied if f.kind != "tag"}
 
         def detail_for(name: str) -> dict:
             f = by_name.get(name.lower())
             return {"name": name, "category": f.category if f else "",
                     "analyzer": f.analyzer if f else ""}
+
+        def target_detail(kind: str, ref: str) -> dict:
+            f = by_target.get((kind, str(ref)))
+            return {"name": f.name, "category": f.category, "analyzer": f.analyzer} if f else {}
 
         # tags
         add_ids = []
@@ -87,21 +96,51 @@ class Writer:
             store.drop_owned(sid, "marker", [spec.ref])
         # studio and performers
         if plan.set_studio_id:
-            store.set_owned(sid, "studio", [plan.set_studio_id], "pending")
+            store.set_owned(sid, "studio", [plan.set_studio_id], "pending",
+                            target_detail("studio", plan.set_studio_id))
             api.set_scene_studio(sid, plan.set_studio_id)
             store.set_owned(sid, "studio", [plan.set_studio_id], "committed")
+        if plan.clear_studio_id:
+            store.set_owned(sid, "studio", [plan.clear_studio_id], "removing")
+            api.set_scene_studio(sid, None)
+            store.drop_owned(sid, "studio", [plan.clear_studio_id])
+        for pid in plan.add_performer_ids:
+            store.set_owned(sid, "performer", [pid], "pending", target_detail("performer", pid))
         if plan.add_performer_ids:
-            store.set_owned(sid, "performer", plan.add_performer_ids, "pending")
             api.update_scene_performers(sid, plan.add_performer_ids, "ADD")
             store.set_owned(sid, "performer", plan.add_performer_ids, "committed")
+        if plan.remove_performer_ids:
+            store.set_owned(sid, "performer", plan.remove_performer_ids, "removing")
+            api.update_scene_performers(sid, plan.remove_performer_ids, "REMOVE")
+            store.drop_owned(sid, "performer", plan.remove_performer_ids)
         # what the user undid: stop owning it, remember it as a rejection
         for kind, ref, detail in plan.forget:
             store.drop_owned(sid, kind, [ref])
-            if kind == "marker" or kind == "tag":
-                name = detail.get("name") or ref
+            name = detail.get("name") or ref
+            if kind == "marker":
+                # one wrong stretch: that marker never comes back; the tag itself may stay
+                if detail.get("seconds") is not None:
+                    ReviewMemory(store).reject_span(sid, name.lower(), detail["seconds"],
+                                                    detail.get("end_seconds"))
+                store.count_feedback("tag", name.lower(), rejected=1)
+            elif kind == "tag":
                 store.record_rejection(sid, "tag", name.lower(), name, detail.get("category", ""),
                                        detail.get("analyzer", ""))
             else:
-                store.record_rejection(sid, kind, ref, detail.get("name", ref),
-                                       detail.get("category", kind), detail.get("analyzer", ""))
-        store.replace_open_suggestions(sid, plan.suggestions)
+                store.record_rejection(sid, kind, ref, name, detail.get("category", kind),
+                                       detail.get("analyzer", ""))
+        if sync_suggestions:
+            store.sync_suggestions(sid, plan.applied, plan.suggestions, owned_keys(store, sid))
+
+
+def owned_keys(store: Store, scene_id: str) -> set[tuple[str, str]]:
+    """(kind, key) of every tag, studio and performer the plugin owns on the scene now."""
+    keys = set()
+    for row in store.owned(scene_id):
+        if row["kind"] == "tag":
+            name = json.loads(row["detail"] or "{}").get("name")
+            if name:
+                keys.add(("tag", name.lower()))
+        elif row["kind"] in ("studio", "performer"):
+            keys.add((row["kind"], row["ref"]))
+    return keys

@@ -4,14 +4,22 @@ Rules that protect the user's data, all decided here and nowhere else:
 - only tags, markers, studios and performers the plugin recorded as its own are ever removed;
 - something the user already has is never added again or claimed;
 - something we added that the user has since removed counts as a rejection and is not re-added;
-- a rejected suggestion is never proposed again for that scene;
-- the studio is set only when the scene has none; performers are only ever added.
+- a rejected suggestion is never proposed again for that scene, and a marker the user deleted or
+  tagged Incorrect is never created again there;
+- what the user accepted stays, even when a later run no longer finds it;
+- review mode writes nothing but the workflow tags: findings become suggestions and nothing is
+  removed (except a marker the user tagged Incorrect);
+- two thresholds: at or above applyThreshold a finding is applied, from suggestThreshold (or the
+  higher threshold learnFromRejections gave the tag) up to it suggested, below it dropped;
+- the studio is set only when the scene has none; a run only ever adds performers (rejecting one
+  in the scene tab takes back exactly the one the plugin added: plan_reject).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import AbstractSet, Mapping, Sequence
 
+from ..feedback import feedback_key
 from ..findings import Finding, Segment
 from ..settings import Settings
 from .state import Owned, SceneState
@@ -38,7 +46,9 @@ class Plan:
     create_markers: list[MarkerSpec] = field(default_factory=list)
     delete_marker_ids: list[str] = field(default_factory=list)
     set_studio_id: str | None = None
+    clear_studio_id: str | None = None      # ours, taken back (a rejected suggestion)
     add_performer_ids: list[str] = field(default_factory=list)
+    remove_performer_ids: list[str] = field(default_factory=list)
     suggestions: list[Finding] = field(default_factory=list)
     forget: list[tuple[str, str, dict]] = field(default_factory=list)  # (kind, ref, detail)
     notes: list[str] = field(default_factory=list)
@@ -47,7 +57,8 @@ class Plan:
     @property
     def changes_stash(self) -> bool:
         return bool(self.add_tags or self.remove_tag_ids or self.create_markers or
-                    self.delete_marker_ids or self.set_studio_id or self.add_performer_ids)
+                    self.delete_marker_ids or self.set_studio_id or self.add_performer_ids or
+                    self.clear_studio_id or self.remove_performer_ids)
 
     def summary(self) -> str:
         parts = [f"+{len(self.add_tags)} tags", f"-{len(self.remove_tag_ids)} tags",
@@ -60,22 +71,36 @@ class Plan:
         return ", ".join(parts)
 
 
-def _should_apply(f: Finding, settings: Settings, raised: Mapping[str, float]) -> bool:
+def decide(f: Finding, settings: Settings, raised: Mapping[str, float] | None = None,
+           accepted: AbstractSet[tuple[str, str]] = frozenset()) -> str:
+    """'apply', 'suggest' or 'drop' for one (not rejected) finding.
+
+    Accepted by the user: always applied. Below the suggest threshold (or a threshold raised by
+    learnFromRejections): dropped. Review mode: suggested. Otherwise applied from the apply
+    threshold up, suggested below it; studios and performers obey their apply switches."""
+    if (f.kind, f.key) in accepted:
+        return "apply"
+    bar = (raised or {}).get(feedback_key(f.kind, f.key), 0.0)
+    if f.confidence < max(settings.suggestThreshold, bar):
+        return "drop"
     if settings.reviewMode:
-        return False
+        return "suggest"
     if f.kind == "studio" and not settings.applyStudio:
-        return False
+        return "suggest"
     if f.kind == "performer" and not settings.applyPerformers:
-        return False
-    needed = max(settings.applyThreshold, raised.get(f"{f.kind}:{f.key}", 0.0))
-    return f.confidence >= needed
+        return "suggest"
+    return "apply" if f.confidence >= settings.applyThreshold else "suggest"
 
 
 def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings: Settings,
               tag_ids: Mapping[str, str], rejected: set[tuple[str, str]],
               incorrect_tag_id: str | None = None,
-              raised_thresholds: Mapping[str, float] | None = None) -> Plan:
-    """tag_ids: lower-cased tag name or alias -> existing Stash tag id (lookups done beforehand)."""
+              raised_thresholds: Mapping[str, float] | None = None,
+              accepted: AbstractSet[tuple[str, str]] = frozenset(),
+              rejected_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Plan:
+    """tag_ids: lower-cased tag name or alias -> existing Stash tag id (lookups done beforehand).
+    rejected: (kind, key) rejected on this scene; accepted: (kind, key) the user accepted;
+    rejected_spans: tag key -> [(start, end)] of markers the user deleted or marked Incorrect."""
     plan = Plan(scene_id=scene.id)
     raised = raised_thresholds or {}
 
@@ -85,48 +110,64 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
                 return tag_ids[name.lower()]
         return None
 
+    # What the user undid since the last run counts now, not only from the next run on.
+    removed_tag_ids = {tid for tid in owned.tags if tid not in scene.tag_ids}
+    rejected = set(rejected)
+    rejected |= {("tag", _key(d)) for tid, d in owned.tags.items() if tid in removed_tag_ids}
+    rejected |= {("studio", sid) for sid in owned.studio if scene.studio_id != sid}
+    rejected |= {("performer", pid) for pid in owned.performers if pid not in scene.performer_ids}
+    spans: dict[str, list[tuple[float, float]]] = {k: list(v) for k, v in
+                                                   (rejected_spans or {}).items()}
+    undone_markers: dict[str, dict] = {}
+    for mid, detail in owned.markers.items():
+        marker = scene.marker(mid)
+        incorrect = (marker is not None and incorrect_tag_id is not None
+                     and incorrect_tag_id in marker.tag_ids)
+        if marker is None or incorrect:
+            undone_markers[mid] = {**detail, "incorrect": True} if incorrect else detail
+            if detail.get("seconds") is not None:
+                spans.setdefault(_key(detail), []).append(
+                    (float(detail["seconds"]), float(detail.get("end_seconds") or detail["seconds"])))
+
     wanted_tags: set[str] = set()
     wanted_markers: set[str] = set()
+    applied_keys: set[str] = set()
     for f in findings:
         if (f.kind, f.key) in rejected:
             continue
-        if not _should_apply(f, settings, raised):
+        tid = tag_id_of(f) if f.kind == "tag" else None
+        if tid is not None and tid in removed_tag_ids:
+            continue                                       # removed by the user under an alias
+        verdict = decide(f, settings, raised, accepted)
+        if verdict == "drop":
+            continue
+        if verdict == "suggest":
             plan.suggestions.append(f)
             continue
         if f.kind == "tag":
-            tid = tag_id_of(f)
+            applied_keys.add(f.key)
             if tid is not None:
                 wanted_tags.add(tid)
-            if tid is None or tid not in scene.tag_ids:
-                plan.add_tags.append((f.name, f.aliases))
-            plan.applied.append(f)
-            if settings.createMarkers and f.markers:
-                _plan_markers(plan, scene, f, tid, wanted_markers)
-        elif f.kind == "studio":
-            if scene.studio_id is None:
-                plan.set_studio_id = f.target_id
-                plan.applied.append(f)
-            elif scene.studio_id != f.target_id:
-                plan.suggestions.append(f)
-                plan.notes.append(f"scene already has a studio; {f.name!r} is kept as a suggestion")
-        elif f.kind == "performer":
-            if f.target_id not in scene.performer_ids:
-                plan.add_performer_ids.append(str(f.target_id))
-            plan.applied.append(f)
+        if not _plan_apply(plan, scene, f, tid, settings, spans, wanted_markers):
+            plan.suggestions.append(f)
+
+    def kept(detail: dict) -> bool:
+        """Ours but not applied this run: kept in review mode (nothing but workflow tags is
+        written) and when the user accepted it; otherwise it goes."""
+        key = _key(detail)
+        return key not in applied_keys and (settings.reviewMode or ("tag", key) in accepted)
 
     for tid, detail in owned.tags.items():
-        if tid not in scene.tag_ids:
+        if tid in removed_tag_ids:
             plan.forget.append(("tag", tid, detail))       # the user removed our tag
-        elif tid not in wanted_tags:
+        elif tid not in wanted_tags and not kept(detail):
             plan.remove_tag_ids.append(tid)                # ours, no longer found
     for mid, detail in owned.markers.items():
-        marker = scene.marker(mid)
-        if marker is None:
-            plan.forget.append(("marker", mid, detail))    # the user deleted our marker
-        elif incorrect_tag_id and incorrect_tag_id in marker.tag_ids:
-            plan.delete_marker_ids.append(mid)
-            plan.forget.append(("marker", mid, {**detail, "incorrect": True}))
-        elif mid not in wanted_markers:
+        if mid in undone_markers:
+            if scene.marker(mid) is not None:
+                plan.delete_marker_ids.append(mid)         # tagged Incorrect: it goes
+            plan.forget.append(("marker", mid, undone_markers[mid]))
+        elif mid not in wanted_markers and not kept(detail):
             plan.delete_marker_ids.append(mid)
     for sid, detail in owned.studio.items():
         if scene.studio_id != sid:
@@ -137,9 +178,85 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     return plan
 
 
+def plan_accept(scene: SceneState, findings: Sequence[Finding], settings: Settings,
+                tag_ids: Mapping[str, str],
+                rejected_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Plan:
+    """Apply exactly these findings (the user accepted them in the scene tab); nothing else is
+    added or removed. A studio is set only when the scene has none (else a note says why not)."""
+    plan = Plan(scene_id=scene.id)
+    spans = {k: list(v) for k, v in (rejected_spans or {}).items()}
+    wanted: set[str] = set()
+    for f in findings:
+        tid = None
+        if f.kind == "tag":
+            tid = next((tag_ids[n.lower()] for n in (f.name, *f.aliases) if n.lower() in tag_ids),
+                       None)
+        if not _plan_apply(plan, scene, f, tid, settings, spans, wanted):
+            plan.notes.append(f"the scene already has a studio; remove it in Stash to accept "
+                              f"{f.name!r}")
+    return plan
+
+
+def plan_reject(scene: SceneState, kind: str, key: str, owned: Owned) -> Plan:
+    """Take back exactly what the plugin added for one finding: its tag and that tag's markers,
+    the studio it set, the performer it added — only while they are ours and still there."""
+    plan = Plan(scene_id=scene.id)
+    if kind == "tag":
+        plan.remove_tag_ids = [tid for tid, d in owned.tags.items()
+                               if _key(d) == key and tid in scene.tag_ids]
+        plan.delete_marker_ids = [mid for mid, d in owned.markers.items()
+                                  if _key(d) == key and scene.marker(mid) is not None]
+    elif kind == "studio":
+        if key in owned.studio and scene.studio_id == key:
+            plan.clear_studio_id = key
+    elif kind == "performer":
+        if key in owned.performers and key in scene.performer_ids:
+            plan.remove_performer_ids = [key]
+    return plan
+
+
+def _key(detail: dict) -> str:
+    return str(detail.get("name") or "").lower()
+
+
+def _plan_apply(plan: Plan, scene: SceneState, f: Finding, tid: str | None, settings: Settings,
+                spans: Mapping[str, Sequence[tuple[float, float]]], wanted_markers: set[str]) -> bool:
+    """Add what applying `f` needs. False when it cannot be applied (the scene has another
+    studio): the caller keeps it as a suggestion."""
+    if f.kind == "tag":
+        if tid is None or tid not in scene.tag_ids:
+            plan.add_tags.append((f.name, f.aliases))
+        plan.applied.append(f)
+        if settings.createMarkers and f.markers:
+            _plan_markers(plan, scene, f, tid, wanted_markers, spans.get(f.key, ()))
+    elif f.kind == "studio":
+        if scene.studio_id is None:
+            plan.set_studio_id = f.target_id
+        elif scene.studio_id != f.target_id:
+            plan.notes.append(f"scene already has a studio; {f.name!r} is kept as a suggestion")
+            return False
+        plan.applied.append(f)
+    elif f.kind == "performer":
+        if f.target_id not in scene.performer_ids and f.target_id not in plan.add_performer_ids:
+            plan.add_performer_ids.append(str(f.target_id))
+        plan.applied.append(f)
+    return True
+
+
+def _overlaps(start: float, end: float, spans: Sequence[tuple[float, float]]) -> bool:
+    """More than half of either stretch shared with a rejected span: the same marker again."""
+    for a, b in spans:
+        shared = min(end, b) - max(start, a)
+        if (a, b) == (start, end) or (shared > 0 and shared >= 0.5 * min(end - start, b - a)):
+            return True
+    return False
+
+
 def _plan_markers(plan: Plan, scene: SceneState, f: Finding, tid: str | None,
-                  wanted: set[str]) -> None:
+                  wanted: set[str], rejected_spans: Sequence[tuple[float, float]] = ()) -> None:
     for seg in f.segments:
+        if _overlaps(seg.start, seg.end, rejected_spans):
+            continue                  # the user deleted this marker or marked it Incorrect
         existing = None
         if tid is not None:
             existing = next((m for m in scene.markers

@@ -1,0 +1,219 @@
+"""The scene tab's operations (runPluginOperation: fast, no model is loaded) and the feedback report.
+
+    {"mode": "status", "scene_id": "12"}                           -> the scene's status payload
+    {"mode": "accept" | "reject", "scene_id": "12", "suggestion_id": 7}
+    {"mode": "accept_category" | "reject_category", "scene_id": "12", "category": "location"}
+
+Each decision returns the status payload after the change. Accepting applies exactly that finding
+through the batch's Writer (tag and its markers, studio, performer), recording ownership so undo
+and a later reject take back exactly that. Rejecting takes back what the plugin added for it (if
+anything) and records the rejection: it is never suggested again for that scene, and it counts
+against the tag in the feedback. When the last open suggestion is decided, the Review workflow tag
+leaves the scene. Analysis itself is a task: the tab queues "Tag one scene" (mode tag_scene).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from .. import log
+from ..errors import SettingsError, StashSenseError
+from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
+from ..findings import Finding, Segment
+from ..store.review import ReviewMemory
+from ..tagging.apply import Writer, reconcile
+from ..tagging.plan import Plan, plan_accept, plan_reject
+from ..tagging.state import Owned, SceneState
+from ..tagging.tags import TagResolver
+
+TASK_NAME = "Tag one scene"        # the task the tab queues (stash_sense.yml), mode tag_scene
+UNDECIDED = ("open", "applied")    # what a category decision acts on
+
+
+class ReviewConflict(StashSenseError):
+    """The decision cannot be carried out as asked (e.g. the scene already has another studio)."""
+
+
+# ---- operations -------------------------------------------------------------------------------
+def status(ctx) -> dict[str, Any]:
+    return status_payload(ctx, _scene_id(ctx))
+
+
+def accept(ctx) -> dict[str, Any]:
+    sid = _scene_id(ctx)
+    return _decide(ctx, sid, [_suggestion(ctx, sid)], "accepted", strict=True)
+
+
+def reject(ctx) -> dict[str, Any]:
+    sid = _scene_id(ctx)
+    return _decide(ctx, sid, [_suggestion(ctx, sid)], "rejected", strict=True)
+
+
+def accept_category(ctx) -> dict[str, Any]:
+    sid = _scene_id(ctx)
+    return _decide(ctx, sid, _category(ctx, sid), "accepted", strict=False)
+
+
+def reject_category(ctx) -> dict[str, Any]:
+    sid = _scene_id(ctx)
+    return _decide(ctx, sid, _category(ctx, sid), "rejected", strict=False)
+
+
+def feedback_report(ctx) -> dict[str, Any]:
+    """Task "Feedback report": per-key counts and the thresholds learnFromRejections raised."""
+    store, learn = ctx.store, ctx.settings.learnFromRejections
+    rows = report(store.feedback(), store.suggestion_names(), learn)
+    log.info(f"Stash Sense feedback: {len(rows)} tag(s) with decisions; rule: {rule_text()}")
+    if not learn:
+        log.info("learnFromRejections is off: no threshold is raised")
+    for line in describe(rows):
+        log.info(line)
+    ctx.progress.set(1.0)
+    return {"learn_from_rejections": learn, "rule": rule_text(),
+            "tags": [r.as_dict() for r in rows],
+            "raised": {feedback_key(r.kind, r.key): r.threshold_raised_to
+                       for r in rows if r.threshold_raised_to is not None}}
+
+
+# ---- the payload the tab renders --------------------------------------------------------------
+def status_payload(ctx, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
+    store, settings = ctx.store, ctx.settings
+    st = store.status(sid)
+    rows = store.suggestions(sid)
+    raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
+    counts = store.feedback_for((r["kind"], r["key"]) for r in rows)
+    return {
+        "scene_id": sid,
+        "state": st["state"] if st else "never",
+        "reason": st["reason"] if st else None,
+        "analyzed_at": int(st["updated_at"]) if st else None,
+        "models": st["models"] if st else [],
+        "review_mode": settings.reviewMode,
+        "learn_from_rejections": settings.learnFromRejections,
+        "task_name": TASK_NAME,
+        "open_count": sum(1 for r in rows if r["status"] == "open"),
+        "suggestions": [_suggestion_dict(r, raised) for r in rows],
+        "feedback": {feedback_key(k, key): {"accepted": a, "rejected": r}
+                     for (k, key), (a, r) in sorted(counts.items())},
+        "notes": list(notes),
+    }
+
+
+def _suggestion_dict(row, raised: dict[str, float]) -> dict[str, Any]:
+    return {"id": row["id"], "kind": row["kind"], "name": row["name"],
+            "category": row["category"], "analyzer": row["analyzer"],
+            "confidence": round(float(row["confidence"]), 4),
+            "segments": json.loads(row["segments"] or "[]"), "status": row["status"],
+            "target_id": _target_id(row), "markers": bool(row["markers"]),
+            "threshold_raised_to": raised.get(feedback_key(row["kind"], row["key"]))}
+
+
+# ---- decisions ----------------------------------------------------------------------------------
+def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, Any]:
+    api, store, settings = ctx.api, ctx.store, ctx.settings
+    rows = [r for r in rows if r["status"] != status]
+    notes: list[str] = []
+    if rows:
+        scene = api.find_scene(sid)
+        if scene is None:
+            raise SettingsError(f"scene {sid} does not exist in Stash")
+        state = SceneState.from_stash(scene)
+        reconcile(store, state)
+        writer = Writer(api, store, TagResolver(api, settings.parentTag))
+        if status == "accepted":
+            decided = _accept(writer, state, rows, ctx, notes, strict)
+        else:
+            _reject(writer, state, rows)
+            decided = rows
+        for row in decided:
+            store.decide(row["id"], status)
+        log.info(f"scene {sid}: {status} " + ", ".join(f"{r['kind']} {r['name']!r}" for r in decided))
+        if not store.suggestions(sid, "open"):
+            _drop_review_tag(api, scene, settings.reviewTag)
+    return status_payload(ctx, sid, notes)
+
+
+def _accept(writer: Writer, state: SceneState, rows: list, ctx, notes: list[str],
+            strict: bool) -> list:
+    findings = [finding_of(r) for r in rows]
+    known = writer.resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
+    plan = plan_accept(state, findings, ctx.settings, known,
+                       ReviewMemory(ctx.store).rejected_spans(state.id))
+    if plan.notes and strict:
+        raise ReviewConflict(f"scene {state.id}: {plan.notes[0]}")
+    notes.extend(plan.notes)
+    writer.apply(plan, sync_suggestions=False)
+    applied = {(f.kind, f.key) for f in plan.applied}
+    return [r for r, f in zip(rows, findings) if (f.kind, f.key) in applied]
+
+
+def _reject(writer: Writer, state: SceneState, rows: list) -> None:
+    owned = Owned.from_rows(writer.store.owned(state.id))
+    plan = Plan(scene_id=state.id)
+    for row in rows:
+        part = plan_reject(state, row["kind"], row["key"], owned)
+        plan.remove_tag_ids += [t for t in part.remove_tag_ids if t not in plan.remove_tag_ids]
+        plan.delete_marker_ids += part.delete_marker_ids
+        plan.clear_studio_id = plan.clear_studio_id or part.clear_studio_id
+        plan.remove_performer_ids += part.remove_performer_ids
+    if plan.changes_stash:
+        writer.apply(plan, sync_suggestions=False)
+
+
+def _drop_review_tag(api, scene: dict, review_name: str) -> None:
+    tag = next((t for t in scene.get("tags") or []
+                if str(t["name"]).lower() == review_name.lower()), None)
+    if tag is not None:
+        api.update_scene_tags([str(scene["id"])], [str(tag["id"])], "REMOVE")
+
+
+def finding_of(row) -> Finding:
+    """A stored suggestion as the Finding the plan and the Writer understand."""
+    segments = tuple(Segment(s["start"], s["end"], s.get("score", 0.0))
+                     for s in json.loads(row["segments"] or "[]"))
+    return Finding(kind=row["kind"], name=row["name"], analyzer=row["analyzer"],
+                   category=row["category"], confidence=float(row["confidence"]),
+                   segments=segments, target_id=_target_id(row),
+                   aliases=tuple(json.loads(row["aliases"] or "[]")), markers=bool(row["markers"]))
+
+
+def _target_id(row) -> str | None:
+    if row["kind"] == "tag":
+        return row["target_id"]
+    return row["target_id"] or row["key"]      # studios and performers are keyed by their id
+
+
+# ---- arguments ----------------------------------------------------------------------------------
+def _scene_id(ctx) -> str:
+    sid = str(ctx.args.get("scene_id") or "").strip()
+    if not sid:
+        raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.scene_id (the scene's id)")
+    return sid
+
+
+def _suggestion(ctx, sid: str):
+    raw = ctx.args.get("suggestion_id")
+    try:
+        number = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise SettingsError(f"suggestion_id must be a suggestion's number, got {raw!r}") from None
+    row = ctx.store.suggestion(number)
+    if row is None:
+        raise SettingsError(f"suggestion {number} does not exist (scene {sid}); "
+                            "reload the Stash Sense tab")
+    if str(row["scene_id"]) != sid:
+        raise SettingsError(f"suggestion {number} belongs to scene {row['scene_id']}, "
+                            f"not to scene {sid}")
+    return row
+
+
+def _category(ctx, sid: str) -> list:
+    category = str(ctx.args.get("category") or "").strip()
+    if not category:
+        raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.category")
+    rows = [r for r in ctx.store.suggestions(sid) if r["category"] == category]
+    if not rows:
+        known = sorted({r["category"] for r in ctx.store.suggestions(sid)})
+        raise SettingsError(f"scene {sid} has no suggestion in category {category!r}; its "
+                            f"categories: {', '.join(known) or 'none'}")
+    return [r for r in rows if r["status"] in UNDECIDED]
