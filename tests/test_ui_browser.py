@@ -66,6 +66,8 @@ class ContractBackend:
         self.fail_status: dict[str, str] = {}      # scene -> GraphQL error of the status call
         self.fail_job: dict[str, str] = {}         # scene -> job error
         self.after_job: dict[str, list] = {}       # scene -> suggestions once analyzed
+        self.has_studio: set[str] = set()          # scenes whose studio is already set
+        self.forget_jobs: set[str] = set()         # scenes whose finished job Stash drops at once
         self.threads: list[threading.Thread] = []
 
     def add(self, scene_id, state="never", suggestions=(), reason=None):
@@ -74,7 +76,9 @@ class ContractBackend:
             "analyzed_at": 1767225600 if state == "analyzed" else None,
             "models": list(MODELS) if state == "analyzed" else [], "review_mode": True,
             "task_name": "Tag one scene", "suggestions": list(suggestions),
-            "feedback": {"tag:pool": {"accepted": 3, "rejected": 1}},
+            "feedback": {"tag:pool": {"accepted": 3, "rejected": 1},
+                         "performer:2": {"accepted": 1, "rejected": 0}},
+            "notes": [],
         }
 
     def operation(self, args, cookie):
@@ -82,20 +86,26 @@ class ContractBackend:
         if sid in self.fail_status:
             raise RuntimeError(self.fail_status[sid])
         status = self.scenes[sid]
+        status["notes"] = []
         if mode in ("accept", "reject"):
-            self._decide([s for s in status["suggestions"] if s["id"] == args["suggestion_id"]], mode)
+            self._decide(status, [s for s in status["suggestions"]
+                                  if s["id"] == args["suggestion_id"]], mode, strict=True)
         elif mode in ("accept_category", "reject_category"):
-            self._decide([s for s in status["suggestions"]
-                          if s["category"] == args["category"] and s["status"] == "open"],
-                         mode.split("_")[0])
+            self._decide(status, [s for s in status["suggestions"] if s["category"] == args["category"]
+                                  and s["status"] in ("open", "applied")], mode.split("_")[0])
         elif mode != "status":
             raise RuntimeError(f"unknown mode {mode!r}")
         return copy.deepcopy(status)
 
-    @staticmethod
-    def _decide(items, mode):
+    def _decide(self, status, items, mode, strict=False):
         assert items, "the UI acted on a suggestion the backend does not have"
         for s in items:
+            if mode == "accept" and s["kind"] == "studio" and status["scene_id"] in self.has_studio:
+                note = f"the scene already has a studio; remove it in Stash to accept {s['name']!r}"
+                if strict:
+                    raise RuntimeError(f"scene {status['scene_id']}: {note}")
+                status["notes"].append(note)
+                continue
             s["status"] = "accepted" if mode == "accept" else "rejected"
 
     def task(self, job, cookie):
@@ -105,21 +115,28 @@ class ContractBackend:
         thread.start()
 
     def _run_job(self, job_id, sid):
-        time.sleep(0.3)
+        time.sleep(0.2)
         self.stash.set_job(job_id, status="RUNNING", progress=0.25)
-        time.sleep(1.5)
+        time.sleep(1.0)
         if sid in self.fail_job:
             self.stash.set_job(job_id, status="FAILED", error=self.fail_job[sid])
             return
         self.add(sid, "analyzed", self.after_job.get(sid, []))
         self.stash.set_job(job_id, status="FINISHED", progress=1.0)
+        if sid in self.forget_jobs:
+            with self.stash.lock:
+                del self.stash.jobs[job_id]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site_root(tmp_path_factory):
+    return build_site(tmp_path_factory.mktemp("site"), REPO)
+
+
+@pytest.fixture(scope="module")
+def site(site_root):
     from tests.standin import FakeStash
-    root = build_site(tmp_path_factory.mktemp("site"), REPO)
-    with FakeStash(static_dir=str(root)) as stash:
+    with FakeStash(static_dir=str(site_root)) as stash:
         backend = ContractBackend(stash)
         stash.on_run_plugin_operation = backend.operation
         stash.on_run_plugin_task = backend.task
@@ -163,6 +180,21 @@ def operations(stash, sid):
             if (r["variables"].get("args") or {}).get("scene_id") == sid]
 
 
+def eventually(check, timeout: float = 5.0) -> bool:
+    """For what the page does right after the DOM changed (a request still in flight)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def clock(seconds: float) -> str:
+    s = int(seconds + 0.5)                       # Math.round, not banker's rounding
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def row(sid_suggestion):
     return f'{PANEL} li[data-suggestion-id="{sid_suggestion}"]'
 
@@ -176,7 +208,7 @@ def test_tab_shows_suggestions_by_category_and_accepts_exactly_one(site, browser
     pool = browser.texts(row(7))[0]
     assert "Pool" in pool and "83%" in pool and "clip" in pool
     assert browser.texts(f"{row(7)} .ss-segment") == ["0:12–1:20", "6:50–7:49"]
-    assert "accepted this 3× and rejected it 1×" in pool
+    assert "Your earlier decisions: accepted 3×, rejected 1×." in pool
     assert "Its threshold was raised to 70%" in browser.texts(row(10))[0]
     assert browser.texts(f"{row(9)} .ss-status") == ["Applied"]
     summary = browser.texts(f"{PANEL} .ss-models")[0]
@@ -212,6 +244,30 @@ def test_reject_one_and_accept_a_category(site, browser, open_tab):
     assert operations(stash, sid)[-1]["args"] == {
         "mode": "accept_category", "scene_id": sid, "category": "location"}
     assert browser.count(f'{PANEL} [data-category="location"] .ss-accept-all') == 0
+    assert browser.count(f'{PANEL} [data-category="location"] .ss-reject-all') == 0
+
+    # an applied suggestion can still be rejected (the plugin takes back what it wrote)
+    assert browser.count(f"{row(9)} .ss-accept") == 0
+    browser.click(f"{row(9)} .ss-reject")
+    browser.wait(f"{row(9)} .ss-status", text="Rejected")
+    assert operations(stash, sid)[-1]["args"] == {"mode": "reject", "scene_id": sid, "suggestion_id": 9}
+
+
+def test_notes_and_refusals_of_a_decision_are_shown(site, browser, open_tab):
+    stash, backend = site
+    sid = open_tab("Studio set", "analyzed", analyzed_suggestions(),
+                   setup=lambda s: backend.has_studio.add(s))
+    browser.click(f"{row(11)} .ss-accept")
+    browser.wait(f"{PANEL} .ss-error", text="already has a studio")
+    assert browser.count(f"{row(11)} .ss-accept") == 1, "refused: the suggestion stays open"
+    browser.click(f"{PANEL} .ss-error .close")
+    browser.wait(f"{PANEL} .ss-error", gone=True)
+
+    browser.click(f'{PANEL} [data-category="studio"] .ss-accept-all')
+    browser.wait(f"{PANEL} .ss-notes", text="The scene already has a studio; remove it in Stash to accept 'Sunset Studios'")
+    assert operations(stash, sid)[-1]["args"] == {
+        "mode": "accept_category", "scene_id": sid, "category": "studio"}
+    assert "Your earlier decisions: accepted 1×." in browser.texts(row(12))[0]
 
 
 def test_clicking_a_time_range_seeks_the_player(site, browser, open_tab):
@@ -235,7 +291,7 @@ def test_analyze_now_queues_the_task_polls_the_job_and_refreshes(site, browser, 
     browser.click(f"{PANEL} .ss-analyze")
     browser.wait(f"{PANEL} .ss-job")
     assert browser.texts(f"{PANEL} .ss-state")[0] in ("Queued", "Analyzing")
-    browser.wait(f"{PANEL} .ss-state", text="Analyzed")
+    browser.wait(f"{PANEL} .ss-state", text="Analyzed", exact=True)
     assert "Kitchen" in browser.texts(row(1))[0]
     assert browser.count(f"{PANEL} .ss-job") == 0
 
@@ -248,6 +304,14 @@ def test_analyze_now_queues_the_task_polls_the_job_and_refreshes(site, browser, 
     polls = [r for r in stash.calls("findJob") if r["variables"]["id"] == job["id"]]
     assert len(polls) >= 2, "the job is polled until it ends"
     assert [v["args"]["mode"] for v in operations(stash, sid)] == ["status", "status"]
+
+    # Stash keeps only recent finished jobs: a job that is gone has ended, the tab reloads
+    backend.forget_jobs.add(sid)
+    browser.click(f"{PANEL} .ss-analyze")
+    browser.wait(f"{PANEL} .ss-job")
+    browser.wait(f"{PANEL} .ss-job", gone=True)
+    assert eventually(lambda: [v["args"]["mode"] for v in operations(stash, sid)] == ["status"] * 3)
+    assert browser.count(f"{PANEL} .ss-error") == 0
 
 
 def test_errors_are_shown_in_the_tab(site, browser, open_tab):
@@ -270,3 +334,47 @@ def test_errors_are_shown_in_the_tab(site, browser, open_tab):
     browser.wait(f"{PANEL} .ss-error", text="CLIP weights missing")
     assert "The analysis failed" in browser.texts(f"{PANEL} .ss-error")[0]
     assert browser.count(f"{PANEL} .ss-analyze:not([disabled])") == 1
+
+
+def test_real_plugin_behind_the_tab(site_root, browser, tmp_path):
+    """The real plugin process behind runPluginOperation/runPluginTask (tests/standin/runner.py),
+    with the scripted colour analyzer: Analyze now runs the real task, Accept writes the tag."""
+    from tests.e2e import configure
+    from tests.standin import FakeStash
+    from tests.standin.media import synthetic_sprite, vtt_text
+    from tests.standin.runner import attach_plugin
+
+    red, blue = (200, 40, 40), (20, 20, 230)
+    jpeg, _ = synthetic_sprite(600, lambda t: red if 100 <= t < 300 else blue if t >= 400 else None)
+    with FakeStash(static_dir=str(site_root)) as stash:
+        sid = stash.add_scene(title="Colours", duration=600, sprite=jpeg,
+                              vtt=lambda name: vtt_text(600, 160, 90, name))
+        configure(stash, tmp_path, analyzers="tests.helpers.scripted:ColorAnalyzer",
+                  reviewMode=True, gapSeconds=20)
+        plugin = attach_plugin(stash, hooks=False, run_tasks="background")
+        browser.goto(f"{stash.base_url}/harness.html?scene={sid}")
+        browser.click(TAB)
+        browser.wait(f"{PANEL} .ss-state", text="Not analyzed", exact=True, timeout_ms=30000)
+
+        browser.click(f"{PANEL} .ss-analyze")
+        browser.wait(f"{PANEL} .ss-state", text="Analyzed", exact=True, timeout_ms=60000)
+        assert browser.texts(f"{PANEL} .ss-category-name") == ["Colour"]
+        assert stash.scene_tag_names(sid) == ["StashSense_Review", "StashSense_Tagged"]
+        status = [r.output for r in plugin.runs if r.args.get("mode") == "status"][-1]
+        for s in status["suggestions"]:          # the UI shows what the plugin answered
+            shown = browser.texts(row(s["id"]))[0]
+            assert shown.startswith(f"{s['name']} {int(s['confidence'] * 100 + 0.5)}% color"), shown
+            assert [clock(g["start"]) + "–" + clock(g["end"]) for g in s["segments"]] == \
+                browser.texts(f"{row(s['id'])} .ss-segment")
+        assert sorted(s["name"] for s in status["suggestions"]) == ["Blue", "Red"]
+
+        browser.click(f"{PANEL} .ss-suggestion .ss-accept")   # first row: the highest confidence
+        browser.wait(f"{PANEL} .ss-status", text="Accepted", timeout_ms=30000)
+        accepted = browser.texts(f"{PANEL} .ss-status-accepted .ss-name")
+        assert accepted == ["Blue"] and "Blue" in stash.scene_tag_names(sid)
+        assert [stash.tag(m["primary_tag_id"])["name"] for m in stash.markers(sid)] == ["Blue"]
+
+        browser.click(f"{PANEL} .ss-status-open .ss-reject")
+        browser.wait(f"{PANEL} .ss-status", text="Rejected", timeout_ms=30000)
+        assert stash.scene_tag_names(sid) == ["Blue", "StashSense_Tagged"]   # Review tag left
+        assert stash.schema_violations == [] and stash.internal_errors == []

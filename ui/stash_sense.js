@@ -151,9 +151,13 @@
     return Math.round((Number(x) || 0) * 100) + "%";
   }
 
-  function titleCase(text) {
-    const t = String(text || "other").replace(/[_-]+/g, " ");
+  function capitalize(text) {
+    const t = String(text);
     return t.charAt(0).toUpperCase() + t.slice(1);
+  }
+
+  function titleCase(text) {
+    return capitalize(String(text || "other").replace(/[_-]+/g, " "));
   }
 
   /** [[category, suggestions sorted by confidence]] sorted by category name. */
@@ -242,20 +246,23 @@
       if (!jobId) return undefined;
       let timer = null;
       let stopped = false;
+      let failures = 0;
       async function tick() {
         let current;
         try {
-          current = await fetchJob(jobId);
+          // Stash forgets finished jobs after a while: a job that is gone has ended.
+          current = (await fetchJob(jobId)) || { id: jobId, status: "FINISHED" };
+          failures = 0;
         } catch (err) {
-          current = { id: jobId, status: "FAILED", error: "could not read the job: " + err.message };
+          failures += 1;       // a blip (Stash restarting, network) is retried a few times
+          current = failures < 4 ? null
+            : { id: jobId, status: "FAILED", error: "could not follow the job: " + err.message };
         }
         if (stopped || !alive.current) return;
-        // Stash forgets finished jobs after a while: a missing job has ended.
-        const finished = current || { id: jobId, status: "FINISHED" };
-        setJob(finished);
-        if (JOB_DONE.includes(finished.status)) {
+        if (current) setJob(current);
+        if (current && JOB_DONE.includes(current.status)) {
           pendingJobs.delete(sceneId);
-          doneRef.current(finished);
+          doneRef.current(current);
         } else {
           timer = setTimeout(tick, POLL_MS);
         }
@@ -327,6 +334,14 @@
         : null);
   }
 
+  /** What the last decision could not do (e.g. the scene already has another studio). */
+  function Notes({ notes }) {
+    if (!notes || !notes.length) return null;
+    return h(Alert, { variant: "warning", className: "ss-notes" },
+      notes.length === 1 ? capitalize(notes[0]) : h("ul", { className: "mb-0 pl-3" },
+        notes.map((n, i) => h("li", { key: i }, capitalize(n)))));
+  }
+
   function Segments({ segments, seek }) {
     if (!segments || !segments.length) return null;
     return h("div", { className: "ss-segments" }, segments.map((seg, i) =>
@@ -358,24 +373,37 @@
       busy ? h(Spinner, { animation: "border", size: "sm", className: "mr-2" }) : null, buttons);
   }
 
+  /** Key of the feedback map: tags by lower-cased name, studios and performers by Stash id. */
+  function feedbackKey(s) {
+    if (s.feedback_key) return s.feedback_key;
+    return s.kind + ":" + (s.kind === "tag" ? String(s.name).toLowerCase() : s.target_id);
+  }
+
+  function feedbackText(fb) {
+    const parts = [];
+    if (fb.accepted) parts.push("accepted " + fb.accepted + "×");
+    if (fb.rejected) parts.push("rejected " + fb.rejected + "×");
+    return parts.length ? "Your earlier decisions: " + parts.join(", ") + ". " : "";
+  }
+
   function SuggestionRow({ s, sense, seek, feedback }) {
-    const fb = feedback[s.kind + ":" + String(s.name).toLowerCase()];
+    const fb = feedback[feedbackKey(s)];
     return h("li", {
       className: "ss-suggestion list-group-item d-flex align-items-start ss-status-" + s.status,
       "data-suggestion-id": s.id,
     },
     h("div", { className: "ss-main flex-grow-1" },
-      h("div", null,
-        h("span", { className: "ss-name" }, s.name),
-        s.kind !== "tag" ? h(Badge, { variant: "info", className: "ml-2" }, s.kind) : null,
-        h("span", { className: "ss-confidence ml-2", title: "Confidence" }, percent(s.confidence)),
-        h("span", { className: "ss-analyzer small text-muted ml-2" }, s.analyzer)),
+      h("div", { className: "ss-line" },
+        h("span", { className: "ss-name" }, s.name), " ",
+        s.kind !== "tag" ? h(Badge, { variant: "info" }, s.kind) : null, s.kind !== "tag" ? " " : null,
+        h("span", { className: "ss-confidence", title: "Confidence" }, percent(s.confidence)), " ",
+        h("span", { className: "ss-analyzer small text-muted" }, s.analyzer)),
       h("div", { className: "ss-bar", "aria-hidden": "true" },
         h("div", { style: { width: percent(s.confidence) } })),
       h(Segments, { segments: s.segments, seek }),
       fb || s.threshold_raised_to != null
         ? h("div", { className: "small text-muted" },
-          fb ? "You accepted this " + fb.accepted + "× and rejected it " + fb.rejected + "×. " : "",
+          fb ? feedbackText(fb) : "",
           s.threshold_raised_to != null
             ? "Its threshold was raised to " + percent(s.threshold_raised_to) + "." : "")
         : null),
@@ -384,17 +412,20 @@
 
   function CategoryCard({ category, items, sense, seek, feedback }) {
     const open = items.filter((s) => s.status === "open").length;
+    const undecided = open + items.filter((s) => s.status === "applied").length;
     const key = "c:" + category;
     return h(Card, { className: "ss-category mb-3", "data-category": category },
       h(Card.Header, { className: "d-flex align-items-center py-2" },
         h("span", { className: "ss-category-name" }, titleCase(category)),
         h(Badge, { variant: "secondary", className: "ml-2 ss-count" },
           open ? open + " to review" : String(items.length)),
-        open
+        undecided
           ? h(ButtonGroup, { size: "sm", className: "ml-auto" },
-            h(Button, { variant: "outline-success", disabled: !!sense.busy, className: "ss-accept-all",
-              onClick: () => sense.act(key, { mode: "accept_category", category }) }, "Accept all"),
+            open ? h(Button, { variant: "outline-success", disabled: !!sense.busy,
+              className: "ss-accept-all", title: "Accept every open suggestion of " + category,
+              onClick: () => sense.act(key, { mode: "accept_category", category }) }, "Accept all") : null,
             h(Button, { variant: "outline-danger", disabled: !!sense.busy, className: "ss-reject-all",
+              title: "Reject every suggestion of " + category + " not decided yet",
               onClick: () => sense.act(key, { mode: "reject_category", category }) }, "Reject all"))
           : null),
       h("ul", { className: "list-group list-group-flush" }, items.map((s) =>
@@ -426,6 +457,7 @@
         : null,
       h(JobProgress, { job: sense.job }),
       loading ? h(Spinner, { animation: "border", role: "status", className: "ss-loading" }) : null,
+      sense.data ? h(Notes, { notes: sense.data.notes }) : null,
       sense.data ? h(Summary, { data: sense.data }) : null,
       sense.data ? h(Suggestions, { data: sense.data, sense, seek }) : null);
   }

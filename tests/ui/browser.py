@@ -62,11 +62,11 @@ class Browser:
             self._lines.put(line)
         self._lines.put(None)
 
-    def _call(self, cmd: str, **kw):
+    def _call(self, cmd: str, _answer_within: float = 0, **kw):
         self.proc.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
         self.proc.stdin.flush()
         try:
-            line = self._lines.get(timeout=self.timeout)
+            line = self._lines.get(timeout=self.timeout + _answer_within)
         except queue.Empty:
             raise BrowserError(f"drive.mjs did not answer {cmd} {kw} in {self.timeout}s") from None
         if line is None:
@@ -84,8 +84,11 @@ class Browser:
     def click(self, selector: str, text: str | None = None) -> None:
         self._call("click", selector=selector, text=text)
 
-    def wait(self, selector: str, text: str | None = None, gone: bool = False) -> None:
-        self._call("wait", selector=selector, text=text, gone=gone)
+    def wait(self, selector: str, text: str | None = None, gone: bool = False,
+             timeout_ms: int | None = None, exact: bool = False) -> None:
+        """Until ``selector`` (containing ``text``; all of it with ``exact``) exists, or is gone."""
+        self._call("wait", selector=selector, text=text, gone=gone, timeout=timeout_ms,
+                   exact=exact, _answer_within=(timeout_ms or 0) / 1000)
 
     def texts(self, selector: str) -> list[str]:
         return self._call("texts", selector=selector)

@@ -5,7 +5,8 @@
 // {"ok": true, "value": ...} or {"ok": false, "error": "..."}. Commands:
 //   goto {url}                    open a page and wait for the harness to render
 //   click {selector}              click the first match (waits for it to be visible and enabled)
-//   wait {selector, text?, gone?} wait until a match (containing text) exists, or no longer does
+//   wait {selector, text?, exact?, gone?, timeout?}  wait until a match (containing text) exists,
+//                                 or no longer does (timeout in ms)
 //   texts {selector}              innerText of every match
 //   count {selector}              number of matches
 //   eval {expr}                   evaluate an expression in the page, return its JSON value
@@ -32,9 +33,12 @@ page.on("console", (msg) => {
 });
 page.on("pageerror", (err) => logs.push("pageerror: " + err.message));
 
+// text: case-insensitive substring, or with exact: the whole (trimmed) text, case-sensitive
 function match(cmd) {
   const loc = page.locator(cmd.selector);
-  return cmd.text ? loc.filter({ hasText: cmd.text }) : loc;
+  if (!cmd.text) return loc;
+  const escaped = cmd.text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return loc.filter({ hasText: cmd.exact ? new RegExp("^\\s*" + escaped + "\\s*$") : cmd.text });
 }
 
 const commands = {
@@ -45,8 +49,8 @@ const commands = {
   },
   async click(cmd) { await match(cmd).first().click(); return null; },
   async wait(cmd) {
-    if (cmd.gone) await match(cmd).first().waitFor({ state: "detached" });
-    else await match(cmd).first().waitFor({ state: "attached" });
+    const timeout = cmd.timeout || TIMEOUT;
+    await match(cmd).first().waitFor({ state: cmd.gone ? "detached" : "attached", timeout });
     return null;
   },
   async texts(cmd) { return match(cmd).allInnerTexts(); },
