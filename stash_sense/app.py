@@ -45,12 +45,10 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         args = payload.get("args") or {}
         handler = handler_for(args)
-        precheck = getattr(handler, "precheck", None)
-        if precheck is not None:   # a hook that can answer from its input alone, e.g. our own update
-            answer = precheck(args)
-            if answer is not None:
-                return {"output": answer}
-        from .context import TaskContext  # noqa: PLC0415 - Stash access (requests) only when needed
+        standalone = getattr(handler, "standalone", None)
+        if standalone is not None:   # hooks: their own light context (tasks/hooks.py), no requests
+            return {"output": standalone(payload)}
+        from .context import TaskContext  # noqa: PLC0415 - requests is imported only when needed
         ctx = TaskContext.from_payload(payload)
         return {"output": handler(ctx)}
     except StashSenseError as exc:

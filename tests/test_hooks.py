@@ -80,18 +80,23 @@ import json, sys
 from stash_sense.app import handler_for, run
 fast = run({"args": json.loads(%r)})
 handler_for({"mode": "hook", "hookContext": {"type": "Scene.Update.Post", "id": 1}})
-after_fast = sorted(m for m in ("requests", "torch") if m in sys.modules)
-import stash_sense.tasks.hooks, stash_sense.tasks.review, stash_sense.tagging.apply
+after_fast = sorted(m for m in ("requests", "torch", "sqlite3") if m in sys.modules)
+# everything the full hook path uses (HookContext): still no `requests`
+import stash_sense.stash.light, stash_sense.stash.api, stash_sense.store.review
+import stash_sense.tagging.tags, stash_sense.settings
+after_hook = sorted(m for m in ("requests", "torch") if m in sys.modules)
+import stash_sense.tasks.review, stash_sense.tagging.apply, stash_sense.context
 heavy = ("torch", "open_clip", "ultralytics", "torchvision", "numpy", "PIL", "onnxruntime",
          "stash_sense.pipeline", "stash_sense.analyzers.clip")
-print(json.dumps({"fast": fast, "after_fast": after_fast,
+print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_hook,
                   "heavy": sorted(m for m in heavy if m in sys.modules)}))
 """ % json.dumps(args(OWN_BULK))
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["fast"]["output"]["action"] == "ignored"
-    assert result["after_fast"] == []        # the own-update answer does not even load `requests`
+    assert result["after_fast"] == []        # the own-update answer: no HTTP client, no store
+    assert result["after_hook"] == []        # the full hook path: stdlib HTTP only
     assert result["heavy"] == []
 
 
@@ -187,3 +192,25 @@ def test_loop_guard_task_writes_fire_hooks_that_queue_nothing(stash, tmp_path):
     assert outputs[0]["action"] == "queued"
     assert len(outputs) >= 3 and all(o["reason"] == "Stash Sense's own update" for o in outputs[1:])
     assert attached.skipped_hooks == []                      # Stash's 10-round cut-off never needed
+
+
+def test_hook_client_uses_the_session_cookie_and_reports_errors():
+    require_schema()
+    from stash_sense.errors import StashRequestError, StashUnreachable
+    from stash_sense.stash.light import LightClient
+    with FakeStash(require_auth=True) as stash:
+        tagme = stash.add_tag("StashSense_TagMe")
+        sid = stash.add_scene(title="s")
+        attach_plugin(stash, run_tasks=False)
+        stash.graphql(BULK, {"i": {"ids": [sid], "tag_ids": {"ids": [tagme], "mode": "ADD"}}})
+        [job] = stash.jobs.values()                    # the hook got through with the cookie
+        assert job["args"] == {"mode": "tag_scene", "scene_id": sid}
+        anonymous = LightClient({**stash.server_connection(), "SessionCookie": None})
+        with pytest.raises(StashUnreachable, match="401"):
+            anonymous.execute("query { version { version } }")
+        client = LightClient(stash.server_connection())
+        with pytest.raises(StashRequestError, match="Cannot query field"):
+            client.execute("query { nope }")
+        port = stash.port
+    with pytest.raises(StashUnreachable, match="not reachable"):
+        LightClient({"Host": "127.0.0.1", "Port": port}).execute("query { version { version } }")

@@ -14,9 +14,13 @@ is not queued again, so saving a scene twice does not run it twice.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .. import PLUGIN_ID, log
+from ..settings import Settings, load_settings
 from ..stash import CLIENT_MUTATION_ID
 
 TASK_NAME = "Tag one scene"
@@ -26,8 +30,8 @@ ACTIVE_JOB = ("READY", "RUNNING")
 def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
     """Answer from the hook's input alone when no Stash request is needed: the plugin's own
     update (every tag a task writes fires this hook), an update that added no tags, a hook we do
-    not handle. app.run calls this before it connects to Stash or even imports the HTTP client,
-    so these — by far the most frequent hook runs — cost little more than starting Python."""
+    not handle. It runs before anything connects to Stash, so these — by far the most frequent
+    hook runs — cost little more than starting Python."""
     context = args.get("hookContext") or {}
     kind = str(context.get("type") or "")
     scene_id = str(context.get("id") or "")
@@ -44,7 +48,46 @@ def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
     return _result(kind, scene_id, "ignored", f"Stash Sense does not handle {kind or 'this hook'}")
 
 
+@dataclass
+class HookContext:
+    """What a hook needs of TaskContext (args, settings, api, store) over the stdlib client."""
+    payload: dict[str, Any]
+    settings: Settings
+    api: Any
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.payload.get("args") or {}
+
+    @cached_property
+    def store(self):
+        from ..store import Store  # noqa: PLC0415
+        return Store.in_dir(self.settings.data_dir)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> "HookContext":
+        from ..stash.api import StashAPI  # noqa: PLC0415
+        from ..stash.light import LightClient  # noqa: PLC0415
+        sc = payload.get("server_connection") or {}
+        plugin_dir = sc.get("PluginDir") or os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        api = StashAPI(LightClient(sc))
+        settings = load_settings(api.plugin_settings(PLUGIN_ID), payload.get("args") or {},
+                                 plugin_dir)
+        return cls(payload=payload, settings=settings, api=api)
+
+
+def standalone(payload: dict[str, Any]) -> dict[str, Any]:
+    """The hook as app.run starts it: answered from the input when possible, else over the
+    stdlib client (HookContext) instead of the task context and its `requests` session."""
+    quick = precheck(payload.get("args") or {})
+    if quick is not None:
+        return quick
+    return hook(HookContext.from_payload(payload))
+
+
 def hook(ctx) -> dict[str, Any]:
+    """Mode "hook" with any context that has .args .settings .api .store."""
     quick = precheck(ctx.args)
     if quick is not None:
         return quick
@@ -55,7 +98,7 @@ def hook(ctx) -> dict[str, Any]:
     return scene_updated(ctx, scene_id, context)
 
 
-hook.precheck = precheck  # type: ignore[attr-defined]  # used by app.run
+hook.standalone = standalone  # type: ignore[attr-defined]  # app.run calls it instead of hook(ctx)
 
 
 def own_update(context: dict[str, Any], scene_id: str) -> bool:
