@@ -105,3 +105,27 @@ def test_many_performers_are_paged(stash, tmp_path, monkeypatch):
     assert out["performers"] == 7 and out["no_image"] == 7
     pages = [r["variables"]["p"]["page"] for r in stash.calls("findPerformers")]
     assert pages == [1, 2, 3]
+
+
+def test_without_facenet_pytorch_tasks_stop_with_the_install_command(stash, tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)     # as if not installed
+    stash.add_performer("Eileen", image=jpeg(astronaut_crop()))
+    sid = stash.add_scene("a scene")
+    configure(stash, tmp_path, analyzers="faces")
+    for args in ({"mode": "build_gallery"}, {"mode": "tag_scene", "scene_id": sid}):
+        out = run_inprocess(stash, args)
+        assert "python -m pip install --no-deps facenet-pytorch==2.6.0" in out["error"]
+    assert not [r for r in stash.requests if r["query"].lstrip().startswith("mutation")]
+
+
+def test_nothing_else_imports_facenet():
+    """Without facenet-pytorch everything else keeps working: no other module imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys; import stash_sense.app, stash_sense.pipeline, stash_sense.catalog, "
+            "stash_sense.tasks.tag, stash_sense.analyzers.faces, stash_sense.store.faces, "
+            "stash_sense.tasks.gallery; "
+            "assert 'facenet_pytorch' not in sys.modules and 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

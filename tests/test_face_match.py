@@ -154,3 +154,22 @@ def test_fp16_embeddings_round_trip_per_model(tmp_path):
     assert faces.counts("m1") == {"performers": 1, "profile_faces": 1, "scene_faces": 0}
     assert faces.source("1", "profile", "image", "m1")["faces"] == 0
     assert faces.forget_performers(["1"]) == 1 and faces.gallery("m2").performer_ids == []
+
+
+@pytest.mark.parametrize("on_scene, apply, added, suggested", [
+    (False, False, [], ["7"]),          # the default: a suggestion for review
+    (False, True, ["7"], []),           # applyPerformers: added
+    (True, False, [], []),              # the user already tagged them: nothing at all
+    (True, True, [], []),
+])
+def test_performer_findings_in_the_plan(on_scene, apply, added, suggested):
+    from stash_sense.findings import Finding
+    from stash_sense.settings import Settings
+    from stash_sense.tagging.plan import make_plan
+    from stash_sense.tagging.state import Owned, SceneState
+    scene = SceneState("1", frozenset(), (), None, frozenset({"3"} | ({"7"} if on_scene else set())))
+    finding = Finding("performer", "Eileen", "faces", "performers", 0.95, target_id="7")
+    plan = make_plan(scene, [finding], Owned(), Settings(applyPerformers=apply), {}, set())
+    assert plan.add_performer_ids == added
+    assert [f.target_id for f in plan.suggestions] == suggested
+    assert plan.remove_performer_ids == []          # the user's performer "3" is never touched

@@ -135,6 +135,8 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     for f in findings:
         if (f.kind, f.key) in rejected:
             continue
+        if f.kind == "performer" and str(f.target_id) in scene.performer_ids:
+            continue                                       # already on the scene: nothing to do
         tid = tag_id_of(f) if f.kind == "tag" else None
         if tid is not None and tid in removed_tag_ids:
             continue                                       # removed by the user under an alias

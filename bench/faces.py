@@ -1,0 +1,117 @@
+"""Benchmark of the face pipeline on this machine (random InceptionResnetV1 weights: the same
+network and cost as VGGFace2; MTCNN with its real weights on a real photograph).
+
+    python bench/faces.py [--threads 2] [--frames 8] [--repeat 3] [--video]
+
+Prints faces/s for MTCNN detection on 1280x720 frames (2 faces each), faces/s for embedding
+160x160 crops in batches of 16, and seconds per scene for the faces analyzer at `--frames`
+1280x720 frames (detection + embedding + matching against a 1000-performer gallery). With
+--video, also ffmpeg frame extraction through frames/video.py from a 60 s 1280x720 clip.
+Numbers are medians of --repeat runs after one warm-up; the load average is printed because
+other processes on the machine skew them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def timed(fn, repeat: int) -> float:
+    fn()                                           # warm-up (allocations, lazy init)
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--video", action="store_true")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from stash_sense.faces import models
+    from stash_sense.faces.engine import FaceEngine
+    from stash_sense.faces.match import Gallery, match_faces
+    from tests.helpers.faces import astronaut_crop, cameraman
+
+    torch.set_num_threads(args.threads)
+    engine = FaceEngine(models.load_detector("cpu", 40), models.load_embedder(models.RANDOM, "cpu"),
+                        models.embedder_id(models.RANDOM), "cpu", batch_size=16)
+
+    def frame(i: int) -> Image.Image:
+        canvas = Image.new("RGB", (1280, 720), (60 + i, 60, 60))
+        canvas.paste(astronaut_crop(), (100 + 10 * i, 200))
+        canvas.paste(cameraman().resize((320, 320)).crop((60, 40, 300, 300)), (800, 150))
+        return canvas
+
+    frames = [frame(i) for i in range(args.frames)]
+    faces_per_frame = [len(f) for f in engine.detect(frames[:1])]
+    detect_s = timed(lambda: engine.detect(frames), args.repeat)
+    n_faces = sum(len(f) for f in engine.detect(frames))
+    crops = torch.randn(16, 3, 160, 160)
+    embed_s = timed(lambda: engine.embed(list(crops)), args.repeat)
+    rng = np.random.default_rng(0)
+    gallery = Gallery.from_rows((str(i // 3), f"P{i // 3}", rng.standard_normal(512))
+                                for i in range(3000))
+
+    def scene() -> None:
+        found = engine.faces_with_embeddings(frames)
+        emb = [e for fs in found for _, e in fs]
+        if emb:
+            match_faces(np.stack(emb), gallery)
+    scene_s = timed(scene, args.repeat)
+
+    load = os.getloadavg()
+    print(f"torch {torch.__version__}, {args.threads} threads, load average {load[0]:.1f}")
+    print(f"detection (MTCNN, min face 40 px, 1280x720, {faces_per_frame[0]} faces/frame): "
+          f"{len(frames) / detect_s:.2f} frames/s, {n_faces / detect_s:.2f} faces/s")
+    print(f"embedding (InceptionResnetV1, batch 16 @160x160): {16 / embed_s:.2f} faces/s")
+    print(f"faces analyzer per scene ({args.frames} frames 1280x720, {n_faces} faces, gallery "
+          f"1000 performers x 3): {scene_s:.2f} s (models only)")
+    if args.video:
+        bench_video(args)
+
+
+def bench_video(args) -> None:
+    """ffmpeg extraction of the frames through the real VideoSource, from a local stream URL."""
+    import tempfile
+    try:
+        from stash_sense.frames.video import VideoSource  # noqa: F401
+    except ImportError:
+        print("frames/video.py is not available: extraction not measured")
+        return
+    from tests.standin.media import make_video
+    from tests.standin.server import FakeStash
+    from stash_sense.context import TaskContext
+    from stash_sense.frames.types import SceneMedia
+    with tempfile.TemporaryDirectory() as tmp, FakeStash() as stash:
+        path = make_video(os.path.join(tmp, "clip.mp4"), 60, size=(1280, 720), fps=25)
+        sid = stash.add_scene("bench", duration=60, width=1280, height=720, video_path=path)
+        stash.set_plugin_config("stash_sense", {"videoFrames": args.frames,
+                                                "dataDir": os.path.join(tmp, "data")})
+        ctx = TaskContext.from_payload({"server_connection": stash.server_connection(),
+                                        "args": {}})
+        source = VideoSource.for_context(ctx)
+        media = SceneMedia.from_stash(ctx.api.find_scene(sid))
+        seconds = timed(lambda: source.frames(media), args.repeat)
+        print(f"frame extraction (ffmpeg, {args.frames} frames of a 60 s 1280x720 clip): "
+              f"{seconds:.2f} s per scene")
+
+
+if __name__ == "__main__":
+    main()
