@@ -46,7 +46,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         args = payload.get("args") or {}
         handler = handler_for(args)
         standalone = getattr(handler, "standalone", None)
-        if standalone is not None:   # hooks: their own light context (tasks/hooks.py), no requests
+        if standalone is not None:   # hooks, scene-tab operations: stdlib client (stash/light.py)
             return {"output": standalone(payload)}
         from .context import TaskContext  # noqa: PLC0415 - requests is imported only when needed
         ctx = TaskContext.from_payload(payload)

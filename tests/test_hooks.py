@@ -80,15 +80,18 @@ import json, sys
 from stash_sense.app import handler_for, run
 fast = run({"args": json.loads(%r)})
 handler_for({"mode": "hook", "hookContext": {"type": "Scene.Update.Post", "id": 1}})
-after_fast = sorted(m for m in ("requests", "torch", "sqlite3") if m in sys.modules)
+after_fast = sorted(m for m in ("requests", "torch", "sqlite3", "ssl") if m in sys.modules)
 # everything the full hook path uses (HookContext): still no `requests`
 import stash_sense.stash.light, stash_sense.stash.api, stash_sense.store.review
 import stash_sense.tagging.tags, stash_sense.settings
 after_hook = sorted(m for m in ("requests", "torch") if m in sys.modules)
-import stash_sense.tasks.review, stash_sense.tagging.apply, stash_sense.context
+import stash_sense.tasks.review, stash_sense.tagging.apply   # the scene tab's operations
+after_ops = sorted(m for m in ("requests", "torch") if m in sys.modules)
+import stash_sense.context
 heavy = ("torch", "open_clip", "ultralytics", "torchvision", "numpy", "PIL", "onnxruntime",
          "stash_sense.pipeline", "stash_sense.analyzers.clip")
 print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_hook,
+                  "after_ops": after_ops,
                   "heavy": sorted(m for m in heavy if m in sys.modules)}))
 """ % json.dumps(args(OWN_BULK))
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
@@ -97,6 +100,7 @@ print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_ho
     assert result["fast"]["output"]["action"] == "ignored"
     assert result["after_fast"] == []        # the own-update answer: no HTTP client, no store
     assert result["after_hook"] == []        # the full hook path: stdlib HTTP only
+    assert result["after_ops"] == []         # the scene tab's operations too
     assert result["heavy"] == []
 
 

@@ -14,13 +14,9 @@ is not queued again, so saving a scene twice does not run it twice.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from .. import PLUGIN_ID, log
-from ..settings import Settings, load_settings
 from ..stash import CLIENT_MUTATION_ID
 
 TASK_NAME = "Tag one scene"
@@ -48,42 +44,14 @@ def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
     return _result(kind, scene_id, "ignored", f"Stash Sense does not handle {kind or 'this hook'}")
 
 
-@dataclass
-class HookContext:
-    """What a hook needs of TaskContext (args, settings, api, store) over the stdlib client."""
-    payload: dict[str, Any]
-    settings: Settings
-    api: Any
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return self.payload.get("args") or {}
-
-    @cached_property
-    def store(self):
-        from ..store import Store  # noqa: PLC0415
-        return Store.in_dir(self.settings.data_dir)
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "HookContext":
-        from ..stash.api import StashAPI  # noqa: PLC0415
-        from ..stash.light import LightClient  # noqa: PLC0415
-        sc = payload.get("server_connection") or {}
-        plugin_dir = sc.get("PluginDir") or os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-        api = StashAPI(LightClient(sc))
-        settings = load_settings(api.plugin_settings(PLUGIN_ID), payload.get("args") or {},
-                                 plugin_dir)
-        return cls(payload=payload, settings=settings, api=api)
-
-
 def standalone(payload: dict[str, Any]) -> dict[str, Any]:
     """The hook as app.run starts it: answered from the input when possible, else over the
-    stdlib client (HookContext) instead of the task context and its `requests` session."""
+    stdlib client (LightContext) instead of the task context and its `requests` session."""
     quick = precheck(payload.get("args") or {})
     if quick is not None:
         return quick
-    return hook(HookContext.from_payload(payload))
+    from ..stash.light import LightContext  # noqa: PLC0415 - not needed by the quick answers
+    return hook(LightContext.from_payload(payload))
 
 
 def hook(ctx) -> dict[str, Any]:

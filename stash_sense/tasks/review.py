@@ -1,4 +1,5 @@
-"""The scene tab's operations (runPluginOperation: fast, no model is loaded) and the feedback report.
+"""The scene tab's operations (runPluginOperation: fast — no model, no `requests`: they run on the
+stdlib LightContext) and the feedback report task.
 
     {"mode": "status", "scene_id": "12"}                           -> the scene's status payload
     {"mode": "accept" | "reject", "scene_id": "12", "suggestion_id": 7}
@@ -20,6 +21,7 @@ from .. import log
 from ..errors import SettingsError, StashSenseError
 from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
 from ..findings import Finding, Segment
+from ..stash.light import standalone
 from ..store.review import ReviewMemory
 from ..tagging.apply import Writer, reconcile
 from ..tagging.plan import Plan, plan_accept, plan_reject
@@ -35,25 +37,30 @@ class ReviewConflict(StashSenseError):
 
 
 # ---- operations -------------------------------------------------------------------------------
+@standalone
 def status(ctx) -> dict[str, Any]:
     return status_payload(ctx, _scene_id(ctx))
 
 
+@standalone
 def accept(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], "accepted", strict=True)
 
 
+@standalone
 def reject(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], "rejected", strict=True)
 
 
+@standalone
 def accept_category(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), "accepted", strict=False)
 
 
+@standalone
 def reject_category(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), "rejected", strict=False)
