@@ -226,6 +226,17 @@ def test_reject_category_studio_and_performer(stash, tmp_path):
     assert stash.scene(sid)["performer_ids"] == [ann]       # changed their mind
     assert status["feedback"][f"performer:{ann}"] == {"accepted": 1, "rejected": 0}
 
+    # a scene with a studio of its own: Acme stays a suggestion, and accepting it never replaces
+    # the user's studio
+    other = stash.add_studio("Other")
+    theirs = colour_scene(stash, "has a studio", studio_id=other)
+    run_plugin(stash, {"mode": "tag_scene", "scene_id": theirs},
+               env={"STASH_SENSE_TEST_FINDINGS": json.dumps(listed[:1])})
+    studio = op(stash, mode="status", scene_id=theirs)[0]["suggestions"][0]
+    assert (studio["status"], stash.scene(theirs)["studio_id"]) == ("open", other)
+    payload, error = op(stash, mode="accept", scene_id=theirs, suggestion_id=studio["id"])
+    assert "already has a studio" in error and stash.scene(theirs)["studio_id"] == other
+
 
 def test_operation_errors_name_the_problem(stash, tmp_path):
     one, two = colour_scene(stash, "one"), colour_scene(stash, "two")
