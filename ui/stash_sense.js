@@ -320,7 +320,8 @@
         "This scene has not been analyzed yet. Analyze now queues it in Stash's task queue.");
     }
     const parts = [];
-    if (data.analyzed_at) parts.push("Analyzed " + new Date(data.analyzed_at * 1000).toLocaleString());
+    const when = data.analyzed_at ? new Date(data.analyzed_at * 1000).toLocaleString() : null;
+    if (when) parts.push((data.state === "error" ? "Last attempt " : "Analyzed ") + when);
     if (data.models && data.models.length) parts.push("with " + data.models.join(", "));
     return h("div", { className: "ss-summary mb-2" },
       data.state === "error"
