@@ -252,6 +252,11 @@ def test_reject_one_and_accept_a_category(site, browser, open_tab):
     browser.wait(f"{row(9)} .ss-status", text="Rejected")
     assert operations(stash, sid)[-1]["args"] == {"mode": "reject", "scene_id": sid, "suggestion_id": 9}
 
+    # a decision can be turned around
+    browser.click(f"{row(8)} .ss-accept", text="Accept instead")
+    browser.wait(f"{row(8)} .ss-status", text="Accepted")
+    assert operations(stash, sid)[-1]["args"] == {"mode": "accept", "scene_id": sid, "suggestion_id": 8}
+
 
 def test_notes_and_refusals_of_a_decision_are_shown(site, browser, open_tab):
     stash, backend = site

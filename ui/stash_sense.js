@@ -357,8 +357,14 @@
     const accept = () => sense.act("s:" + s.id, { mode: "accept", suggestion_id: s.id });
     const reject = () => sense.act("s:" + s.id, { mode: "reject", suggestion_id: s.id });
     if (s.status === "accepted" || s.status === "rejected") {
-      return h(Badge, { variant: s.status === "accepted" ? "success" : "secondary",
-        className: "ss-status" }, titleCase(s.status));
+      const accepted = s.status === "accepted";    // a decision can be turned around
+      return h("div", { className: "ss-decided d-flex flex-column align-items-end" },
+        h(Badge, { variant: accepted ? "success" : "secondary", className: "ss-status" },
+          titleCase(s.status)),
+        busy ? h(Spinner, { animation: "border", size: "sm" }) : h(Button, {
+          variant: "link", size: "sm", disabled: !!sense.busy,
+          className: "ss-change p-0 " + (accepted ? "ss-reject" : "ss-accept"),
+          onClick: accepted ? reject : accept }, accepted ? "Reject instead" : "Accept instead"));
     }
     const buttons = [];
     if (s.status === "applied") {
