@@ -18,6 +18,7 @@ from stash_sense.findings import Finding, Segment, Signal
 class ListedAnalyzer(Analyzer):
     name = "listed"
     source = "sprite"
+    uses_torch = False
 
     def _load(self) -> None:
         self.items = json.loads(os.environ.get("STASH_SENSE_TEST_FINDINGS", "[]"))
