@@ -27,6 +27,7 @@ MODES: dict[str, str] = {
     "reject_category": "stash_sense.tasks.review:reject_category",
     "feedback_report": "stash_sense.tasks.review:feedback_report",
     "build_gallery": "stash_sense.tasks.gallery:build_gallery",
+    "models": "stash_sense.tasks.models:models",
 }
 
 
