@@ -69,19 +69,46 @@ def _fmt(seconds: float) -> str:
 def _settings(args) -> dict:
     values = {"analyzers": args.analyzers, "dataDir": tempfile.mkdtemp(prefix="stash-sense-")}
     if args.random_weights:
-        values.update(clipPretrained="none", yoloModel="yolo11n.yaml")
-        os.environ["STASH_SENSE_FACE_WEIGHTS"] = "none"
+        values.update(clipPretrained="none", yoloModel="yolo11n.yaml", faceWeights="none")
     for item in args.set:
         key, _, value = item.partition("=")
         values[key.strip()] = value
     return values
 
 
-def sprite_frames(video, duration: float, ffmpeg: str) -> list[Frame]:
-    """81 frames like Stash's sprite: frame i at i * duration / 81, scaled to 160 px wide."""
-    from ..frames.video import grab_frames  # noqa: PLC0415
+def _read_ppm_stream(data: bytes) -> list:
+    """Split ffmpeg's image2pipe PPM output (P6 frames back to back) into PIL images."""
+    from PIL import Image  # noqa: PLC0415
+    images, pos = [], 0
+    while pos < len(data):
+        fields, cursor = [], pos
+        while len(fields) < 4:                      # magic, width, height, maxval
+            while data[cursor:cursor + 1].isspace():
+                cursor += 1
+            end = cursor
+            while not data[end:end + 1].isspace():
+                end += 1
+            fields.append(data[cursor:end])
+            cursor = end
+        cursor += 1                                 # the single whitespace before the pixels
+        width, height = int(fields[1]), int(fields[2])
+        size = width * height * 3
+        images.append(Image.frombytes("RGB", (width, height), data[cursor:cursor + size]))
+        pos = cursor + size
+    return images
+
+
+def sprite_frames(video: str, duration: float, ffmpeg: str) -> list[Frame]:
+    """81 frames like Stash's sprite (frame i near i * duration / 81, 160 px wide), decoded by one
+    ffmpeg process rather than 81 seeks."""
     step = duration / 81
-    images = grab_frames(video, [i * step for i in range(81)], ffmpeg, max_width=160)
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", video,
+           "-vf", f"fps={81 / duration:.6f},scale=160:-2", "-frames:v", "81",
+           "-f", "image2pipe", "-c:v", "ppm", "-"]
+    out = subprocess.run(cmd, capture_output=True, timeout=600)
+    if out.returncode != 0 or not out.stdout:
+        raise EnvironmentProblem(f"ffmpeg could not read {video}: {out.stderr.decode()[-300:]}")
+    images = _read_ppm_stream(out.stdout)
     return [Frame("local", i, i * step, step, img, "sprite") for i, img in enumerate(images)]
 
 
@@ -97,8 +124,8 @@ def analyze(args) -> dict:
         raise EnvironmentProblem(f"no such video file: {path!r} (or use --sample)")
     settings = load_settings({}, _settings(args), REPO)
     check_names(settings.analyzers)
-    ffmpeg, ffprobe = video_mod.find_ffmpeg(None)
-    duration = video_mod.probe_duration(path, ffprobe)
+    tools = video_mod.find_tools(None)
+    duration = video_mod.probe_duration(path, tools)
     studios = [{"id": str(i + 1), "name": n.strip(), "aliases": []}
                for i, n in enumerate(args.studios.split(",")) if n.strip()]
     ctx = AnalyzerContext(settings, load_vocabulary(settings.vocabularyFile),
@@ -116,8 +143,8 @@ def analyze(args) -> dict:
             analyzer.load()
             if analyzer.source not in frames_cache:
                 frames_cache[analyzer.source] = (
-                    sprite_frames(path, duration, ffmpeg) if analyzer.source == "sprite" else
-                    video_mod.VideoSource(ffmpeg, settings.videoFrames).frames(media))
+                    sprite_frames(path, duration, tools.ffmpeg) if analyzer.source == "sprite"
+                    else video_mod.VideoSource(tools, settings.videoFrames).frames(media))
             frames = frames_cache[analyzer.source]
             signals = [s for per in analyzer.analyze(frames) for s in per]
             entry["model"] = analyzer.model_id
