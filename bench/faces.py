@@ -8,7 +8,7 @@ Prints faces/s for MTCNN detection on 1280x720 frames (2 faces each), faces/s fo
 1280x720 frames (detection + embedding + matching against a 1000-performer gallery). With
 --video, also ffmpeg frame extraction through frames/video.py from a 60 s 1280x720 clip.
 Numbers are medians of --repeat runs after one warm-up; the load average is printed because
-other processes on the machine skew them.
+other processes on the machine skew wall time, and CPU seconds / threads is printed beside it.
 """
 from __future__ import annotations
 
@@ -22,13 +22,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def timed(fn, repeat: int) -> float:
+CPU: dict[str, float] = {}
+
+
+def timed(fn, repeat: int, label: str = "") -> float:
+    """Median wall seconds; the median CPU seconds go to CPU[label]. On a machine shared with
+    other work, wall time overstates; CPU seconds / threads is what an idle machine would take
+    when the threads run in parallel (torch's intra-op threads mostly do)."""
     fn()                                           # warm-up (allocations, lazy init)
-    runs = []
+    runs, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    if label:
+        CPU[label] = statistics.median(cpu)
     return statistics.median(runs)
 
 
@@ -61,10 +70,10 @@ def main() -> None:
 
     frames = [frame(i) for i in range(args.frames)]
     faces_per_frame = [len(f) for f in engine.detect(frames[:1])]
-    detect_s = timed(lambda: engine.detect(frames), args.repeat)
+    detect_s = timed(lambda: engine.detect(frames), args.repeat, "detect")
     n_faces = sum(len(f) for f in engine.detect(frames))
     crops = torch.randn(16, 3, 160, 160)
-    embed_s = timed(lambda: engine.embed(list(crops)), args.repeat)
+    embed_s = timed(lambda: engine.embed(list(crops)), args.repeat, "embed")
     rng = np.random.default_rng(0)
     gallery = Gallery.from_rows((str(i // 3), f"P{i // 3}", rng.standard_normal(512))
                                 for i in range(3000))
@@ -74,7 +83,7 @@ def main() -> None:
         emb = [e for fs in found for _, e in fs]
         if emb:
             match_faces(np.stack(emb), gallery)
-    scene_s = timed(scene, args.repeat)
+    scene_s = timed(scene, args.repeat, "scene")
 
     load = os.getloadavg()
     print(f"torch {torch.__version__}, {args.threads} threads, load average {load[0]:.1f}")
@@ -83,6 +92,10 @@ def main() -> None:
     print(f"embedding (InceptionResnetV1, batch 16 @160x160): {16 / embed_s:.2f} faces/s")
     print(f"faces analyzer per scene ({args.frames} frames 1280x720, {n_faces} faces, gallery "
           f"1000 performers x 3): {scene_s:.2f} s (models only)")
+    t = args.threads
+    print(f"CPU seconds / {t} threads (an idle machine's wall time): detection "
+          f"{n_faces / (CPU['detect'] / t):.2f} faces/s, embedding {16 / (CPU['embed'] / t):.2f} "
+          f"faces/s, analyzer {CPU['scene'] / t:.2f} s per scene")
     if args.video:
         bench_video(args)
 
