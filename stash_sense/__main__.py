@@ -41,17 +41,25 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     from stash_sense import log  # noqa: PLC0415
-    from stash_sense.errors import StashSenseError  # noqa: PLC0415
+    was_plain = log._plain  # noqa: SLF001 - restored below: main() is also called in-process
     log.use_plain_output(True)
-    parser, modules = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        parser, modules = build_parser(argv)
+        args = parser.parse_args(argv)
+        return _run(modules[args.command].run, args)
+    finally:
+        log.use_plain_output(was_plain)
+
+
+def _run(run, args: argparse.Namespace) -> int:
+    from stash_sense import log  # noqa: PLC0415
+    from stash_sense.errors import StashSenseError  # noqa: PLC0415
     sys.stdout.flush()
     out_fd = os.dup(1)
     saved_stdout = sys.stdout
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     out = os.fdopen(out_fd, "w", buffering=1)
-    run = modules[args.command].run
     try:
         if len(inspect.signature(run).parameters) >= 2:
             return int(run(args, out) or 0)
@@ -64,9 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         out.flush()
-        sys.stdout.flush()
-        os.dup2(out_fd, 1)
         sys.stdout = saved_stdout
+        os.dup2(out_fd, 1)
         out.close()
 
 

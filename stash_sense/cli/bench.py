@@ -1,0 +1,372 @@
+"""`python -m stash_sense bench`: how fast each part runs, measured on this machine.
+
+Synthesises scenes the way Stash stores them (sprite sheet + VTT, and a 1080p clip when ffmpeg
+exists; cli/bench_stash.py), loads the models once, then measures in one process:
+
+1. each analyzer alone on the frames of one pipeline group (4 scenes): frames/s;
+2. the bare CLIP image encoder at the analyzer's batch size on the same, already preprocessed,
+   frames — the ceiling the CLIP analyzer is compared with;
+3. the real tag pipeline (`pipeline.run_batch`: prefetch, frame sources, analyzers, store,
+   aggregation, plan, writer, workflow tags) over --scenes scenes against an in-memory Stash:
+   seconds per scene, inference per analyzer, the time outside inference, per-scene cost in the
+   first and second half of the batch, Stash requests per scene, model loads, peak memory;
+4. optionally (--yolo-sizes) the YOLO input size on sprite tiles: GFLOP, frames/s, detections.
+
+Weights that are not in modelDir are replaced by randomly initialised models of the same
+architecture (--random-weights forces it): the compute is the same, the findings are not.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+from .. import log
+from .common import add_settings_arguments, settings_from_args, table
+
+GROUP_SCENES = 4   # the pipeline infers 4 scenes' frames together (pipeline.GROUP)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenes", type=int, default=20, help="scenes in the pipeline run (20)")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="random weights for every model (automatic for missing weights)")
+    parser.add_argument("--clip-seconds", type=float, default=120.0,
+                        help="length of the synthetic 1080p clip and of each scene (120)")
+    parser.add_argument("--yolo-sizes", default="",
+                        help="also compare YOLO input sizes on sprite tiles, e.g. 160,192,256,320,640")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--verbose", action="store_true", help="show the pipeline's log")
+    add_settings_arguments(parser)
+
+
+# -- setup ----------------------------------------------------------------------------------------
+def choose_weights(settings, device: str, force_random: bool) -> tuple[dict[str, str], list[str]]:
+    """Setting overrides that swap missing (or all) weights for random ones of the same shape."""
+    from ..models.catalog import catalog  # noqa: PLC0415
+    from ..models.yolo import resolve_weights  # noqa: PLC0415
+    overrides: dict[str, str] = {}
+    missing = {w.analyzer for w in catalog(settings, device) if w.enabled and not w.present}
+    if "clip" in settings.analyzers and (force_random or "clip" in missing):
+        overrides["clipPretrained"] = "none"
+    if "objects" in settings.analyzers and (force_random or "objects" in missing):
+        name = resolve_weights(settings.yoloModel, device, settings.model_dir).name
+        overrides["yoloModel"] = name[:-3] + ".yaml" if name.endswith(".pt") else name
+    if "faces" in settings.analyzers and (force_random or "faces" in missing):
+        overrides["faceWeights"] = "none"
+    return overrides, sorted(a for a in ("clip", "objects", "faces")
+                             if a in settings.analyzers and (force_random or a in missing))
+
+
+class TimedProgress:
+    """Stands for the Tasks-page progress; remembers when each fraction was reached."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, float]] = []
+
+    def set(self, fraction: float) -> None:
+        self.marks.append((time.perf_counter(), float(fraction)))
+
+
+def time_calls(analyzers) -> dict[str, list[tuple[float, float]]]:
+    """Wrap each analyzer's analyze() to record (start, end) of every call."""
+    spans: dict[str, list[tuple[float, float]]] = {a.name: [] for a in analyzers}
+    for a in analyzers:
+        def timed(frames, _inner=a.analyze, _name=a.name):
+            started = time.perf_counter()
+            try:
+                return _inner(frames)
+            finally:
+                spans[_name].append((started, time.perf_counter()))
+        a.analyze = timed
+    return spans
+
+
+# -- measurements ---------------------------------------------------------------------------------
+def analyzer_rates(analyzers, frames_by_source: dict[str, list]) -> dict[str, dict[str, float]]:
+    rates = {}
+    for a in analyzers:
+        frames = frames_by_source.get(a.source) or []
+        if not frames:
+            continue
+        a.analyze(frames[: min(len(frames), 8)])            # warm-up: first-call setup excluded
+        wall, cpu = time.perf_counter(), time.process_time()
+        a.analyze(frames)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        rates[a.name] = {"frames": len(frames), "fps": len(frames) / wall, "cpu_per_frame": cpu / len(frames)}
+    return rates
+
+
+def bare_clip_rate(clip, frames: Sequence) -> dict[str, float]:
+    """The CLIP image encoder alone (no preprocessing, no scoring) at the analyzer's batch size."""
+    torch = clip.torch
+    images = torch.stack([clip.preprocess(f.image) for f in frames]).to(clip.ctx.device)
+    if clip.ctx.device == "cuda":
+        images = images.half()
+    size = clip.batch_size
+    with torch.no_grad():
+        clip.model.encode_image(images[:size])
+        wall = time.perf_counter()
+        for i in range(0, len(images), size):
+            clip.model.encode_image(images[i:i + size])
+        wall = time.perf_counter() - wall
+    return {"frames": len(frames), "fps": len(frames) / wall, "batch": size}
+
+
+def yolo_sweep(objects, frames: Sequence, sizes: list[int]) -> list[dict[str, Any]]:
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+    torch = objects.torch
+    width, height = frames[0].image.size
+    rows = []
+    for size in sizes:
+        objects.fixed_imgsz = size
+        scale = size / max(width, height)
+        shape = (size, -(-round(height * scale) // 32) * 32) if width >= height else \
+            (-(-round(width * scale) // 32) * 32, size)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            objects.model.model(torch.zeros(1, 3, shape[1], shape[0]))
+        objects.analyze(frames[:8])
+        wall = time.perf_counter()
+        out = objects.analyze(frames)
+        wall = time.perf_counter() - wall
+        boxes = sum(s.data["n"] for per in out for s in per)
+        rows.append({"imgsz": size, "input": f"{shape[0]}x{shape[1]}",
+                     "gflop": counter.get_total_flops() / 1e9, "fps": len(frames) / wall,
+                     "detections_per_frame": boxes / len(frames)})
+    objects.fixed_imgsz = 0
+    return rows
+
+
+def pipeline_run(ctx, analyzers, scene_ids: list[str]) -> dict[str, Any]:
+    from ..pipeline import run_batch  # noqa: PLC0415
+    spans = time_calls(analyzers)
+    ctx.progress = TimedProgress()
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run_batch(ctx, scene_ids, analyzers)
+    end = time.perf_counter()
+    wall, cpu = end - wall, time.process_time() - cpu
+    n = len(scene_ids)
+    inference = {name: sum(b - a for a, b in calls) for name, calls in spans.items()}
+    first = min((a for calls in spans.values() for a, _ in calls), default=end)
+    done = [t for t, f in ctx.progress.marks if 0 < f < 1 or (f == 1 and t < end)]
+    halves = per_scene_halves(done, n)
+    return {"scenes": n, "wall": wall, "cpu": cpu, "inference": inference,
+            "startup_wait": first - (end - wall), "stages": result["seconds"],
+            "tagged": result["tagged"], "errored": result["errored"], "halves": halves}
+
+
+def per_scene_halves(marks: list[float], n: int) -> tuple[float, float] | None:
+    """Seconds per scene in the first and second half of the batch, after the first group."""
+    marks = sorted(marks)[:n]
+    if len(marks) < 3 * GROUP_SCENES:
+        return None
+    start, mid, end = GROUP_SCENES - 1, (GROUP_SCENES - 1 + n - 1) // 2, n - 1
+    return ((marks[mid] - marks[start]) / (mid - start), (marks[end] - marks[mid]) / (end - mid))
+
+
+# -- the command ----------------------------------------------------------------------------------
+def run(args: argparse.Namespace, out) -> int:
+    import torch  # noqa: PLC0415
+
+    from ..analyzers.base import Analyzer  # noqa: PLC0415
+    from ..models.device import resolve_device  # noqa: PLC0415
+    from ..pipeline import load_models  # noqa: PLC0415
+    from ..store import Store  # noqa: PLC0415
+    from .bench_stash import MemoryClient, MemoryStash, make_clip, sprite_sheet  # noqa: PLC0415
+
+    work = tempfile.mkdtemp(prefix="stash-sense-bench-")
+    settings = settings_from_args(args, {"dataDir": work})
+    device = resolve_device(settings.device)
+    overrides, randomised = choose_weights(settings, device, args.random_weights)
+    settings = settings_from_args(args, {"dataDir": work, **overrides})
+    load_start = os.getloadavg()[0]
+
+    client = MemoryClient()
+    clip_path = os.path.join(work, "clip.mp4")
+    needs_video = any(a in ("ocr", "faces") for a in settings.analyzers)
+    has_video = needs_video and make_clip(clip_path, args.clip_seconds)
+    if needs_video and not has_video:
+        skipped = [a for a in settings.analyzers if a in ("ocr", "faces")]
+        log.warning(f"ffmpeg not found: skipping {', '.join(skipped)} (they read video frames)")
+        settings = settings_from_args(args, {"dataDir": work, **overrides, "analyzers": ",".join(
+            a for a in settings.analyzers if a not in skipped)})
+    scene_ids = []
+    for i in range(max(1, args.scenes)):
+        sprite, vtt = sprite_sheet(i, args.clip_seconds)
+        scene_ids.append(client.add_scene(f"bench {i + 1}", args.clip_seconds, sprite, vtt,
+                                          clip_path if has_video else None))
+    ctx = SimpleNamespace(settings=settings, client=client, api=MemoryStash(client),
+                          store=Store.in_dir(work), progress=TimedProgress(), payload={}, args={})
+
+    captured = _Capture(args.verbose)
+    loads: Counter[str] = Counter()
+    original_load = Analyzer.load
+
+    def counting_load(self):
+        if not self._loaded:
+            loads[self.name] += 1
+        original_load(self)
+
+    Analyzer.load = counting_load
+    try:
+        with captured:
+            started = time.perf_counter()
+            analyzers, _ = load_models(ctx)
+            load_seconds = time.perf_counter() - started
+            from ..frames.sprite import SpriteSource  # noqa: PLC0415
+            group = scene_ids[:GROUP_SCENES]
+            media = [_media(ctx.api.find_scene(s)) for s in group]
+            frames = {"sprite": [f for m in media for f in SpriteSource(client).frames(m)]}
+            if has_video:
+                from ..frames.video import VideoSource  # noqa: PLC0415
+                source = VideoSource.for_context(ctx)
+                frames["video"] = [f for m in media for f in source.frames(m)]
+            rss_loaded = _rss_mb()
+            rates = analyzer_rates(analyzers, frames)
+            clip = next((a for a in analyzers if a.name == "clip"), None)
+            bare = bare_clip_rate(clip, frames["sprite"]) if clip else None
+            sizes = [int(s) for s in args.yolo_sizes.split(",") if s.strip()]
+            objects = next((a for a in analyzers if a.name == "objects"), None)
+            sweep = yolo_sweep(objects, frames["sprite"][:81], sizes) if objects and sizes else []
+            rss_models = _rss_mb()
+            per_scene = {a.name: len(frames.get(a.source, [])) / len(group) for a in analyzers}
+            del frames                       # the pipeline decodes its own
+            client.calls.clear()
+            pipe = pipeline_run(ctx, analyzers, scene_ids)
+    finally:
+        Analyzer.load = original_load
+    report = {
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "device": device, "torch": torch.__version__, "python": platform.python_version(),
+                    "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)]},
+        "random_weights": randomised, "models": {a.name: a.model_id for a in analyzers},
+        "frames_per_scene": per_scene,
+        "analyzers": rates, "bare_clip": bare, "yolo_sizes": sweep, "pipeline": pipe,
+        "model_loads": dict(loads), "load_seconds": load_seconds,
+        "stash_requests": dict(client.calls), "peak_rss_mb": _peak_rss_mb(),
+        "rss_after_load_mb": rss_loaded, "rss_before_pipeline_mb": rss_models,
+        "log_problems": captured.problems}
+    if args.json:
+        out.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        out.write(render(report) + "\n")
+    return 0 if not pipe["errored"] else 1
+
+
+def _media(scene):
+    from ..frames.types import SceneMedia  # noqa: PLC0415
+    return SceneMedia.from_stash(scene)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if platform.system() != "Darwin" else peak / 1024 / 1024
+
+
+class _Capture:
+    """The pipeline logs every scene; keep warnings and errors, show the rest only with --verbose."""
+
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.problems: list[str] = []
+        self._saved = None
+
+    def __enter__(self):
+        if not self.verbose:
+            import sys  # noqa: PLC0415
+            self._saved = sys.stderr
+            sys.stderr = self
+        return self
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.startswith(("[warning]", "[error]")):
+                self.problems.append(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            import sys  # noqa: PLC0415
+            sys.stderr = self._saved
+            for line in self.problems:
+                sys.stderr.write(line + "\n")
+        return False
+
+
+def render(r: dict[str, Any]) -> str:
+    m, p = r["machine"], r["pipeline"]
+    n = p["scenes"]
+    rows = []
+    for name, model in r["models"].items():
+        rate = r["analyzers"].get(name, {})
+        inferred = p["inference"].get(name, 0.0)
+        per_scene = r["frames_per_scene"].get(name, 0)
+        rows.append((name, model, f"{per_scene:g}", f"{rate.get('fps', 0):.1f}",
+                     f"{per_scene * n / inferred:.1f}" if inferred else "-",
+                     f"{inferred / n:.2f}"))
+    if r["bare_clip"]:
+        b = r["bare_clip"]
+        rows.append((f"bare CLIP image encoder (batch {b['batch']})", r["models"]["clip"], "81",
+                     f"{b['fps']:.1f}", "-", f"{81 / b['fps']:.2f}"))
+    inference = sum(p["inference"].values())
+    overhead = p["wall"] - inference
+    steady = overhead - p["startup_wait"]
+    stages = ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(p["stages"].items())
+                       if not k.startswith("infer:"))
+    requests = sum(v for k, v in r["stash_requests"].items() if k != "GET media")
+    lines = [
+        f"Stash Sense benchmark: {n} scenes, {m['device']}, {m['cpus']} CPUs, "
+        f"{m['torch_threads']} torch threads, torch {m['torch']}, Python {m['python']}; "
+        f"load average {m['load_average'][0]} at start, {m['load_average'][1]} at end",
+        "random weights (same architecture and compute, meaningless findings): "
+        + (", ".join(r["random_weights"]) or "none"), "",
+        table(("analyzer", "model", "frames/scene", "alone: frames/s", "in pipeline: frames/s",
+               "inference s/scene"), rows), ""]
+    clip_ratio = (r["analyzers"]["clip"]["fps"] / r["bare_clip"]["fps"]) if r["bare_clip"] and \
+        "clip" in r["analyzers"] else None
+    summary = [
+        ("seconds per scene (wall)", f"{p['wall'] / n:.2f}"),
+        ("CPU seconds per scene (all threads)", f"{p['cpu'] / n:.2f}"),
+        ("inference per scene", f"{inference / n:.2f}"),
+        ("overhead outside inference per scene", f"{overhead / n:.3f}"),
+        ("  of which waiting for the first frames (once per task)", f"{p['startup_wait'] / n:.3f}"),
+        ("  of which steady state (fetch wait, store, aggregate, plan, write)", f"{steady / n:.3f}"),
+        ("stage seconds per scene (fetch+decode runs ahead in a thread)", stages),
+        ("s per scene, 1st half / 2nd half of the batch",
+         " / ".join(f"{x:.2f}" for x in p["halves"]) if p["halves"] else "- (needs 12+ scenes)"),
+        ("CLIP analyzer / bare encoder throughput", f"{clip_ratio:.2f}" if clip_ratio else "-"),
+        ("model loads (load time)", ", ".join(f"{k} {v}" for k, v in r["model_loads"].items())
+         + f" ({r['load_seconds']:.1f} s)"),
+        ("Stash requests per scene", f"{requests / n:.1f}"),
+        ("peak memory (RSS)", f"{r['peak_rss_mb']:.0f} MB (models loaded: "
+         f"{r['rss_after_load_mb']:.0f} MB)"),
+        ("scenes tagged / errored", f"{p['tagged']} / {len(p['errored'])}"),
+    ]
+    lines.append(table(("pipeline", "value"), summary))
+    if r["yolo_sizes"]:
+        lines += ["", table(("YOLO imgsz", "input (sprite tile)", "GFLOP/frame", "frames/s",
+                             "detections/frame"),
+                            [(s["imgsz"], s["input"], f"{s['gflop']:.2f}", f"{s['fps']:.1f}",
+                              f"{s['detections_per_frame']:.2f}") for s in r["yolo_sizes"]])]
+        if "objects" in r["random_weights"]:
+            lines.append("(random YOLO weights: detections/frame is meaningless; run with real "
+                         "weights in modelDir to compare detections)")
+    return "\n".join(lines)
