@@ -9,6 +9,17 @@ from tests.standin.schema import schema_available
 PLUGIN_ID = "stash_sense"
 
 
+@pytest.fixture
+def stash():
+    """A running Stash stand-in that fails the test on any request Stash's schema would reject."""
+    from tests.standin.server import FakeStash
+    require_schema()
+    with FakeStash() as s:
+        yield s
+        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
+        assert s.internal_errors == []
+
+
 def require_schema():
     if not schema_available():
         pytest.skip("../shared/stash-schema is absent: the Stash stand-in needs Stash's SDL")

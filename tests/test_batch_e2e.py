@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import configure, mutations, require_schema, snapshot
+from tests.e2e import configure, mutations, require_schema, snapshot, stash  # noqa: F401 (fixture)
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin, start_plugin
 from tests.standin.server import FakeStash
@@ -12,14 +12,6 @@ from tests.standin.server import FakeStash
 RED, BLUE = (230, 20, 20), (20, 20, 230)
 COLOR = "tests.helpers.scripted:ColorAnalyzer"
 SLOW = "tests.helpers.scripted:SlowColorAnalyzer"
-
-
-@pytest.fixture
-def stash():
-    require_schema()
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
 
 
 def sprite_scene(stash, title, duration, colors_at, **kw):

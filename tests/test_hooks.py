@@ -12,7 +12,7 @@ import time
 import pytest
 
 from stash_sense.tasks.hooks import own_update, precheck, tags_set_or_added
-from tests.e2e import configure, require_schema
+from tests.e2e import configure, require_schema, stash  # noqa: F401 (fixture)
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import REPO_ROOT, attach_plugin, run_plugin
 from tests.standin.server import FakeStash
@@ -105,15 +105,6 @@ print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_ho
 
 
 # ---- against the stand-in -----------------------------------------------------------------------
-@pytest.fixture
-def stash():
-    require_schema()
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
-
-
 def sprite_scene(stash, **kw):
     jpeg, _ = synthetic_sprite(300, lambda t: (20, 20, 230))
     return stash.add_scene(title="s", duration=300, sprite=jpeg,

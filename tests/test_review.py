@@ -12,7 +12,7 @@ from stash_sense.settings import load_settings
 from stash_sense.store import Store
 from stash_sense.tagging.plan import make_plan, plan_accept, plan_reject
 from stash_sense.tagging.state import Marker, Owned, SceneState
-from tests.e2e import configure, require_schema
+from tests.e2e import configure, require_schema, stash  # noqa: F401 (fixture)
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import attach_plugin, run_plugin
 from tests.standin.server import FakeStash
@@ -88,15 +88,6 @@ def test_plan_accept_and_reject_touch_exactly_one_finding():
 
 
 # ---- end to end -------------------------------------------------------------------------------------
-@pytest.fixture
-def stash():
-    require_schema()
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
-
-
 def colour_scene(stash, title="scene", **kw):
     """Red from 100 s to 300 s, blue from 400 s to the end of a 600 s scene."""
     jpeg, _ = synthetic_sprite(600, lambda t: RED if 100 <= t < 300 else BLUE if t >= 400 else None)

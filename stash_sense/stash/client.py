@@ -11,32 +11,27 @@ never logged.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ..errors import StashRequestError, StashUnreachable
+from ..errors import StashUnreachable
+from .wire import endpoint, graphql_data, session_cookie
 
 TIMEOUT = (10, 120)  # connect, read (seconds)
 
 
 class StashClient:
     def __init__(self, server_connection: Mapping[str, Any], *, verify_ssl: bool = False):
-        sc = {k.lower(): v for k, v in (server_connection or {}).items()}
-        scheme = sc.get("scheme") or "http"
-        host = sc.get("host") or "127.0.0.1"
-        if host in ("0.0.0.0", "::", "[::]"):
-            host = "127.0.0.1"  # Stash binds all interfaces; we talk to it locally
-        port = sc.get("port") or 9999
+        scheme, host, port = endpoint(server_connection)
         self.base_url = f"{scheme}://{host}:{port}"
         self.graphql_url = f"{self.base_url}/graphql"
         self.session = requests.Session()
         self.session.verify = verify_ssl  # self-signed TLS is common on home servers
-        cookie = sc.get("sessioncookie") or {}
-        if isinstance(cookie, Mapping) and cookie.get("Value"):
-            self.session.cookies.set(cookie.get("Name") or "session", cookie["Value"], path="/")
+        cookie = session_cookie(server_connection)
+        if cookie:
+            self.session.cookies.set(cookie[0], cookie[1], path="/")
         self._api_key: str | None = None
         self.request_count = 0
 
@@ -64,29 +59,12 @@ class StashClient:
         except requests.RequestException as exc:
             raise StashUnreachable(f"Stash is not reachable at {self.graphql_url}: "
                                    f"{type(exc).__name__}") from None
-        if response.status_code == 401:
-            raise StashUnreachable("Stash refused the plugin's credentials (HTTP 401). If the task "
-                                   "ran longer than Stash's session, generate an API key in "
-                                   "Settings > Security so the plugin can fall back to it.")
         return response
 
     # -- GraphQL ---------------------------------------------------------------------------------
     def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         response = self._post({"query": query, "variables": dict(variables or {})})
-        if response.status_code >= 500 or response.status_code in (404, 405):
-            raise StashUnreachable(f"Stash answered HTTP {response.status_code} at {self.graphql_url}")
-        try:
-            body = response.json()
-        except json.JSONDecodeError:
-            raise StashUnreachable(f"Stash's answer at {self.graphql_url} is not JSON "
-                                   f"(HTTP {response.status_code})") from None
-        errors = body.get("errors")
-        if errors:
-            messages = "; ".join(str(e.get("message", e)) for e in errors)
-            raise StashRequestError(f"Stash rejected the request: {messages}")
-        if body.get("data") is None:
-            raise StashRequestError(f"Stash returned no data (HTTP {response.status_code})")
-        return body["data"]
+        return graphql_data(response.status_code, response.content, self.graphql_url)
 
     # -- files (sprites, VTT, images) ------------------------------------------------------------
     def local_url(self, url: str) -> str:

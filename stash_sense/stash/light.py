@@ -19,7 +19,8 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from .. import PLUGIN_ID
-from ..errors import StashRequestError, StashUnreachable
+from ..errors import StashUnreachable
+from .wire import endpoint, graphql_data, session_cookie
 from ..settings import Settings, load_settings
 
 TIMEOUT = 30  # seconds; a hook request is small
@@ -27,15 +28,10 @@ TIMEOUT = 30  # seconds; a hook request is small
 
 class LightClient:
     def __init__(self, server_connection: Mapping[str, Any]):
-        sc = {k.lower(): v for k, v in (server_connection or {}).items()}
-        self.scheme = sc.get("scheme") or "http"
-        host = sc.get("host") or "127.0.0.1"
-        self.host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
-        self.port = int(sc.get("port") or 9999)
+        self.scheme, self.host, self.port = endpoint(server_connection)
         self.graphql_url = f"{self.scheme}://{self.host}:{self.port}/graphql"
-        cookie = sc.get("sessioncookie") or {}
-        self.cookie = (f"{cookie.get('Name') or 'session'}={cookie['Value']}"
-                       if isinstance(cookie, Mapping) and cookie.get("Value") else None)
+        cookie = session_cookie(server_connection)
+        self.cookie = f"{cookie[0]}={cookie[1]}" if cookie else None
         self.request_count = 0
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -63,22 +59,7 @@ class LightClient:
                                    f"{type(exc).__name__}") from None
         finally:
             conn.close()
-        if status == 401:
-            raise StashUnreachable("Stash refused the plugin's credentials (HTTP 401)")
-        if status >= 500 or status in (404, 405):
-            raise StashUnreachable(f"Stash answered HTTP {status} at {self.graphql_url}")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise StashUnreachable(f"Stash's answer at {self.graphql_url} is not JSON "
-                                   f"(HTTP {status})") from None
-        errors = data.get("errors")
-        if errors:
-            messages = "; ".join(str(e.get("message", e)) for e in errors)
-            raise StashRequestError(f"Stash rejected the request: {messages}")
-        if data.get("data") is None:
-            raise StashRequestError(f"Stash returned no data (HTTP {status})")
-        return data["data"]
+        return graphql_data(status, raw, self.graphql_url)
 
 
 @dataclass
