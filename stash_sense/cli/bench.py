@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from .. import log
-from .common import add_settings_arguments, settings_from_args, table
+from .common import add_settings_arguments, settings_from_args
 
 GROUP_SCENES = 4   # the pipeline infers 4 scenes' frames together (pipeline.GROUP)
 
@@ -256,6 +256,7 @@ def run(args: argparse.Namespace, out) -> int:
     if args.json:
         out.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
+        from .bench_report import render  # noqa: PLC0415
         out.write(render(report) + "\n")
     return 0 if not pipe["errored"] else 1
 
@@ -309,64 +310,3 @@ class _Capture:
             for line in self.problems:
                 sys.stderr.write(line + "\n")
         return False
-
-
-def render(r: dict[str, Any]) -> str:
-    m, p = r["machine"], r["pipeline"]
-    n = p["scenes"]
-    rows = []
-    for name, model in r["models"].items():
-        rate = r["analyzers"].get(name, {})
-        inferred = p["inference"].get(name, 0.0)
-        per_scene = r["frames_per_scene"].get(name, 0)
-        rows.append((name, model, f"{per_scene:g}", f"{rate.get('fps', 0):.1f}",
-                     f"{per_scene * n / inferred:.1f}" if inferred else "-",
-                     f"{inferred / n:.2f}"))
-    if r["bare_clip"]:
-        b = r["bare_clip"]
-        rows.append((f"bare CLIP image encoder (batch {b['batch']})", r["models"]["clip"], "81",
-                     f"{b['fps']:.1f}", "-", f"{81 / b['fps']:.2f}"))
-    inference = sum(p["inference"].values())
-    overhead = p["wall"] - inference
-    steady = overhead - p["startup_wait"]
-    stages = ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(p["stages"].items())
-                       if not k.startswith("infer:"))
-    requests = sum(v for k, v in r["stash_requests"].items() if k != "GET media")
-    lines = [
-        f"Stash Sense benchmark: {n} scenes, {m['device']}, {m['cpus']} CPUs, "
-        f"{m['torch_threads']} torch threads, torch {m['torch']}, Python {m['python']}; "
-        f"load average {m['load_average'][0]} at start, {m['load_average'][1]} at end",
-        "random weights (same architecture and compute, meaningless findings): "
-        + (", ".join(r["random_weights"]) or "none"), "",
-        table(("analyzer", "model", "frames/scene", "alone: frames/s", "in pipeline: frames/s",
-               "inference s/scene"), rows), ""]
-    clip_ratio = (r["analyzers"]["clip"]["fps"] / r["bare_clip"]["fps"]) if r["bare_clip"] and \
-        "clip" in r["analyzers"] else None
-    summary = [
-        ("seconds per scene (wall)", f"{p['wall'] / n:.2f}"),
-        ("CPU seconds per scene (all threads)", f"{p['cpu'] / n:.2f}"),
-        ("inference per scene", f"{inference / n:.2f}"),
-        ("overhead outside inference per scene", f"{overhead / n:.3f}"),
-        ("  of which waiting for the first frames (once per task)", f"{p['startup_wait'] / n:.3f}"),
-        ("  of which steady state (fetch wait, store, aggregate, plan, write)", f"{steady / n:.3f}"),
-        ("stage seconds per scene (fetch+decode runs ahead in a thread)", stages),
-        ("s per scene, 1st half / 2nd half of the batch",
-         " / ".join(f"{x:.2f}" for x in p["halves"]) if p["halves"] else "- (needs 12+ scenes)"),
-        ("CLIP analyzer / bare encoder throughput", f"{clip_ratio:.2f}" if clip_ratio else "-"),
-        ("model loads (load time)", ", ".join(f"{k} {v}" for k, v in r["model_loads"].items())
-         + f" ({r['load_seconds']:.1f} s)"),
-        ("Stash requests per scene", f"{requests / n:.1f}"),
-        ("peak memory (RSS)", f"{r['peak_rss_mb']:.0f} MB (models loaded: "
-         f"{r['rss_after_load_mb']:.0f} MB)"),
-        ("scenes tagged / errored", f"{p['tagged']} / {len(p['errored'])}"),
-    ]
-    lines.append(table(("pipeline", "value"), summary))
-    if r["yolo_sizes"]:
-        lines += ["", table(("YOLO imgsz", "input (sprite tile)", "GFLOP/frame", "frames/s",
-                             "detections/frame"),
-                            [(s["imgsz"], s["input"], f"{s['gflop']:.2f}", f"{s['fps']:.1f}",
-                              f"{s['detections_per_frame']:.2f}") for s in r["yolo_sizes"]])]
-        if "objects" in r["random_weights"]:
-            lines.append("(random YOLO weights: detections/frame is meaningless; run with real "
-                         "weights in modelDir to compare detections)")
-    return "\n".join(lines)

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import EnvironmentProblem, ModelUnavailable
+from ..errors import DependencyMissing, EnvironmentProblem, ModelUnavailable
 from ..settings import Settings
 from .download import fetch, offline_hint
 
@@ -69,7 +69,9 @@ class Weight:
         if self.present:
             return
         if self.fetcher is None:
-            raise ModelUnavailable(f"{self.name}: {offline_hint(self.source, self.path)}")
+            raise ModelUnavailable(f"{self.name}: {self.path or 'the file'} does not exist and "
+                                   "there is nothing to download it from; put the file there or "
+                                   "change the setting that names it")
         self.fetcher(progress)
 
     def verify(self) -> object:
@@ -96,7 +98,10 @@ def _file_or_empty(path: str) -> Callable[[], str]:
 
 # -- CLIP -------------------------------------------------------------------------------------------
 def clip_weights(settings: Settings, device: str) -> list[Weight]:
-    import open_clip  # noqa: PLC0415
+    try:
+        import open_clip  # noqa: PLC0415
+    except ImportError:
+        raise DependencyMissing("open_clip_torch", "python -m pip install -r requirements.txt") from None
     from ..analyzers import clip as clip_mod  # noqa: PLC0415
 
     name, pretrained = clip_mod.choose_model(settings, device)
