@@ -39,7 +39,7 @@ class StashAPI:
     def general_config(self) -> dict[str, Any]:
         data = self.client.execute(
             "query StashSenseGeneralConfig { configuration { general {"
-            " ffmpegPath ffprobePath generatedPath } } }")
+            " ffmpegPath ffprobePath generatedPath configFilePath } } }")
         return data["configuration"]["general"]
 
     # -- scenes ----------------------------------------------------------------------------------

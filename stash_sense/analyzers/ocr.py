@@ -1,0 +1,183 @@
+"""Studio watermarks and title cards: OCR on full-resolution frames, matched to Stash's studios.
+
+Reading a frame (`read_frame`): watermarks are small and sit in a corner; title cards are large
+and central. One pass over the whole frame, scaled down to FULL_SIDE on its long side, reads the
+large text cheaply; one pass per corner at native resolution (upscaled when the video is small)
+reads the small text the scaled-down pass misses. Lines found twice (full frame and a corner)
+are kept once, the corner's reading winning: it saw more pixels. Every line is stored as raw
+result (Signal.data: text, confidence, box in frame pixels, region), so matching can be redone
+from the store when studios or settings change.
+
+Matching (`findings`, pure): stash_sense.studios — normalise, fuzzy-match names and aliases with
+a minimum score (studioMinScore), and require the same studio to be the best match in at least
+two frames. The writer sets the studio only on a scene that has none (applyStudio); a scene that
+has another one keeps it and the reading becomes a suggestion.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from PIL import Image
+
+from .. import log
+from ..findings import Finding, Segment, Signal
+from ..frames.types import Frame, SceneMedia
+from ..studios import StudioMatcher
+from .base import Analyzer
+from .ocr_engines import Line, OcrEngine, make_engine
+
+KEY = "ocr"            # one signal per frame; its data holds every line read
+FULL_SIDE = 960        # px: the long side of the whole-frame pass
+CORNER_W, CORNER_H = 0.36, 0.2   # corner crops as a share of the frame's width and height
+CORNER_MIN_H = 216     # px: smaller corner crops (videos under 1080p) are upscaled to this
+CORNER_MAX_UP = 2.5
+MIN_CONFIDENCE = 0.5   # lines the recogniser itself doubts are dropped
+READER_VERSION = "r1"  # bump when read_frame changes what it stores
+
+
+def _scaled(image: Image.Image, factor: float) -> Image.Image:
+    if abs(factor - 1.0) < 1e-3:
+        return image
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.BICUBIC if factor > 1 else Image.BILINEAR)
+
+
+def regions(width: int, height: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """The four corner crops (name, (left, top, right, bottom)) of a frame."""
+    cw, ch = round(width * CORNER_W), round(height * CORNER_H)
+    return [("top-left", (0, 0, cw, ch)), ("top-right", (width - cw, 0, width, ch)),
+            ("bottom-left", (0, height - ch, cw, height)),
+            ("bottom-right", (width - cw, height - ch, width, height))]
+
+
+def _bounds(box: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    xs, ys = [p[0] for p in box], [p[1] for p in box]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box."""
+    ax0, ay0, ax1, ay1 = _bounds(a)
+    bx0, by0, bx1, by1 = _bounds(b)
+    iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0)) or 1.0
+    return iw * ih / smaller
+
+
+def _lines(found: list[Line], region: str, scale: float, dx: float, dy: float) -> list[dict]:
+    out = []
+    for text, conf, box in found:
+        text = text.strip()
+        if not text or conf < MIN_CONFIDENCE:
+            continue
+        frame_box = [[round(x / scale + dx, 1), round(y / scale + dy, 1)] for x, y in box]
+        out.append({"text": text, "conf": round(conf, 4), "box": frame_box, "region": region})
+    return out
+
+
+def read_frame(engine: OcrEngine, image: Image.Image) -> list[dict[str, Any]]:
+    """Every line of text in one frame: [{text, conf, box (frame px), region}]."""
+    w, h = image.size
+    scale = min(1.0, FULL_SIDE / max(w, h))
+    full = _lines(engine.read(_scaled(image, scale)), "full", scale, 0, 0)
+    corners: list[dict] = []
+    for name, (x0, y0, x1, y1) in regions(w, h):
+        up = min(CORNER_MAX_UP, max(1.0, CORNER_MIN_H / max(y1 - y0, 1)))
+        crop = _scaled(image.crop((x0, y0, x1, y1)), up)
+        corners += _lines(engine.read(crop), name, up, x0, y0)
+    kept = [line for line in full
+            if not any(_overlap(line["box"], c["box"]) > 0.5 for c in corners)]
+    return kept + corners
+
+
+class OcrAnalyzer(Analyzer):
+    name = "ocr"
+    source = "video"
+
+    def _load(self) -> None:
+        settings = self.ctx.settings
+        self.engine = make_engine(settings.ocrEngine)
+        if settings.videoFrames < 2:
+            log.warning(f"videoFrames is {settings.videoFrames}: a studio needs to be read in at "
+                        "least 2 frames, so none will be found; set videoFrames to 8")
+
+    @property
+    def model_id(self) -> str:
+        return f"ocr:{self.engine.model_id}/{READER_VERSION}"
+
+    def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
+        out = []
+        for frame in frames:
+            lines = read_frame(self.engine, frame.image)
+            confidence = max((ln["conf"] for ln in lines), default=0.0)
+            out.append([Signal(frame.time, frame.span, KEY, confidence,
+                               {"lines": lines, "size": list(frame.image.size)})])
+        return out
+
+    def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
+        studios = getattr(self.ctx.catalog, "studios", None) or []
+        key = (id(studios), len(studios), self.ctx.settings.studioMinScore)
+        if getattr(self, "_matcher_key", None) != key:   # built once per task, not per scene
+            self._matcher = StudioMatcher(studios, self.ctx.settings.studioMinScore)
+            self._matcher_key = key
+        return studio_findings(self._matcher, scene, signals)
+
+
+def frame_texts(signals: Sequence[Signal]) -> list[tuple[float, float, list[str]]]:
+    """(time, span, texts) per frame: each line, plus lines that sit together joined into one
+    (a logo set on two lines, a name the detector cut in two)."""
+    frames = []
+    for s in signals:
+        if s.key != KEY or not s.data:
+            continue
+        lines = s.data.get("lines") or []
+        texts = [ln["text"] for ln in lines]
+        texts += [" ".join(ln["text"] for ln in group) for group in _groups(lines) if len(group) > 1]
+        frames.append((s.time, s.span, texts))
+    return frames
+
+
+def _groups(lines: list[dict]) -> list[list[dict]]:
+    """Lines whose boxes nearly touch (gap under one line height), in reading order."""
+    boxes = [_bounds(ln["box"]) for ln in lines]
+    parent = list(range(len(lines)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            height = max(a[3] - a[1], b[3] - b[1])
+            gap_x = max(a[0], b[0]) - min(a[2], b[2])
+            gap_y = max(a[1], b[1]) - min(a[3], b[3])
+            if gap_x < height and gap_y < 0.6 * height:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(lines)):
+        groups.setdefault(root(i), []).append(i)
+    return [[lines[i] for i in sorted(idx, key=lambda k: (round(boxes[k][1] / 8), boxes[k][0]))]
+            for idx in groups.values()]
+
+
+def studio_findings(matcher: StudioMatcher, scene: SceneMedia,
+                    signals: Sequence[Signal]) -> list[Finding]:
+    if not matcher.names:
+        return []
+    decision = matcher.decide(frame_texts(signals))
+    if decision is None:
+        return []
+    end = scene.duration or None
+    segments = tuple(Segment(max(0.0, t - span / 2), min(end, t + span / 2) if end else t + span / 2,
+                             m.score / 100.0) for t, span, m in decision.frames)
+    return [Finding(kind="studio", name=decision.studio, analyzer="ocr", category="studio",
+                    confidence=decision.confidence, segments=segments,
+                    target_id=decision.studio_id,
+                    detail={"read": sorted({m.text for _, _, m in decision.frames}),
+                            "frames": len(decision.frames), "score": round(decision.score, 1),
+                            "others": decision.others})]

@@ -1,0 +1,154 @@
+"""OCR engines behind one small interface: `read(image) -> [(text, confidence, box)]`.
+
+RapidOCR (the default) runs Baidu's PP-OCR detection + recognition models on ONNX Runtime, and
+its wheel `rapidocr-onnxruntime` ships those models: it works offline, on CPU, with nothing to
+download. PaddleOCR is the same family on Baidu's own PaddlePaddle framework: newer models
+(PP-OCRv5), GPU support, but a large extra framework to install and models it downloads from its
+hubs on first use, so it is optional (setting ocrEngine=paddleocr).
+
+A box is four [x, y] corners in the pixel coordinates of the image given to `read`.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DependencyMissing, ModelUnavailable
+
+Box = list[list[float]]
+Line = tuple[str, float, Box]
+
+
+class OcrEngine(ABC):
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """Engine, version and models, stored with the raw results."""
+
+    @abstractmethod
+    def read(self, image: Image.Image) -> list[Line]:
+        """Every text line found in an RGB image: (text, confidence 0..1, box)."""
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    """Both engines follow OpenCV and take arrays as BGR."""
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+
+
+def _box(points: Any) -> Box:
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(points).reshape(-1, 2)]
+
+
+class RapidOcrEngine(OcrEngine):
+    """PP-OCRv4 (det + rec) on ONNX Runtime, models from the rapidocr-onnxruntime wheel."""
+
+    name = "rapidocr"
+
+    def __init__(self, threads: int = 0):
+        try:
+            from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415
+        except ImportError:
+            raise DependencyMissing("rapidocr-onnxruntime (the OCR engine)",
+                                    "python -m pip install rapidocr-onnxruntime") from None
+        options: dict[str, Any] = {
+            # 'max' never upscales: the analyzer chooses each region's scale itself, so the
+            # detector must not blow a small corner crop up to 736 px (4x the work, no gain).
+            "det_limit_type": "max",
+            # watermarks sit on moving pictures: the angle classifier only costs time there
+            "use_cls": False,
+        }
+        if threads:
+            options["intra_op_num_threads"] = threads
+        try:
+            self.engine = RapidOCR(**options)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise ModelUnavailable(f"RapidOCR could not load its bundled models "
+                                   f"({type(exc).__name__}: {str(exc)[:200]}); reinstall with "
+                                   "python -m pip install --force-reinstall rapidocr-onnxruntime"
+                                   ) from None
+        try:
+            from importlib.metadata import version  # noqa: PLC0415
+            self._version = version("rapidocr-onnxruntime")
+        except Exception:  # noqa: BLE001
+            self._version = "?"
+
+    @property
+    def model_id(self) -> str:
+        return f"rapidocr-onnxruntime {self._version} (PP-OCRv4 det+rec)"
+
+    def read(self, image: Image.Image) -> list[Line]:
+        result, _ = self.engine(_bgr(image), use_cls=False)
+        return [(str(text), float(score), _box(box)) for box, text, score in (result or [])]
+
+
+class PaddleOcrEngine(OcrEngine):
+    """PaddleOCR 3.x (`predict`) or 2.x (`ocr`), whichever is installed."""
+
+    name = "paddleocr"
+    INSTALL = ("python -m pip install paddlepaddle paddleocr "
+               "(PaddleOCR downloads its models on first use; the default engine rapidocr needs "
+               "neither)")
+
+    def __init__(self, lang: str = "en"):
+        try:
+            import paddleocr  # noqa: PLC0415
+        except ImportError:
+            raise DependencyMissing("PaddleOCR (setting ocrEngine=paddleocr)", self.INSTALL) from None
+        self._version = str(getattr(paddleocr, "__version__", "?"))
+        self._v3 = not self._version.startswith("2.")
+        try:
+            if self._v3:
+                self.engine = paddleocr.PaddleOCR(
+                    lang=lang, use_doc_orientation_classify=False, use_doc_unwarping=False,
+                    use_textline_orientation=False)
+            else:
+                self.engine = paddleocr.PaddleOCR(lang=lang, use_angle_cls=False, show_log=False)
+        except ImportError as exc:
+            raise DependencyMissing(f"PaddlePaddle, needed by PaddleOCR ({exc})", self.INSTALL) from None
+        except Exception as exc:  # noqa: BLE001 - model download/IO failures come as many types
+            raise ModelUnavailable(
+                f"PaddleOCR could not load its models ({type(exc).__name__}: {str(exc)[:200]}). "
+                "It downloads them on first use: run it once on a machine with internet, or set "
+                "ocrEngine=rapidocr, whose models ship with its package") from None
+
+    @property
+    def model_id(self) -> str:
+        return f"paddleocr {self._version}"
+
+    def read(self, image: Image.Image) -> list[Line]:
+        array = _bgr(image)
+        if self._v3:
+            return parse_paddle_v3(self.engine.predict(array))
+        return parse_paddle_v2(self.engine.ocr(array, cls=False))
+
+
+def parse_paddle_v3(results: Any) -> list[Line]:
+    """PaddleOCR 3.x: one result per image, dict-like with rec_texts / rec_scores / rec_polys."""
+    lines: list[Line] = []
+    for res in results or []:
+        data = res.get("res", res) if isinstance(res, dict) else res   # OCRResult is a dict
+        for text, score, poly in zip(data["rec_texts"], data["rec_scores"], data["rec_polys"]):
+            lines.append((str(text), float(score), _box(poly)))
+    return lines
+
+
+def parse_paddle_v2(results: Any) -> list[Line]:
+    """PaddleOCR 2.x: [[ [box, (text, score)], ... ]] per image; None when nothing was found."""
+    lines: list[Line] = []
+    for page in results or []:
+        for box, (text, score) in page or []:
+            lines.append((str(text), float(score), _box(box)))
+    return lines
+
+
+ENGINES = {"rapidocr": RapidOcrEngine, "paddleocr": PaddleOcrEngine}
+
+
+def make_engine(name: str) -> OcrEngine:
+    """The engine for the ocrEngine setting (validated in settings.py)."""
+    return ENGINES[name]()

@@ -1,0 +1,278 @@
+"""Studio watermarks: the matcher (table-driven), the real RapidOCR on generated frames and clips,
+and a TagMe batch in the Stash stand-in."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from stash_sense.analyzers.ocr import frame_texts, read_frame, studio_findings
+from stash_sense.findings import Signal
+from stash_sense.frames.types import SceneMedia
+from stash_sense.studios import StudioMatcher, fold, words
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STUDIOS = [
+    {"id": "1", "name": "Velvet Room Pictures", "aliases": ["VelvetRoom"]},
+    {"id": "3", "name": "Blue Harbor", "aliases": []},
+    {"id": "4", "name": "Blue Harbor Raw", "aliases": []},
+    {"id": "5", "name": "Kinetix", "aliases": ["Kinetix.com"]},
+    {"id": "6", "name": "Moxie", "aliases": []},
+    {"id": "7", "name": "21 Summers", "aliases": ["21Summers"]},
+    {"id": "10", "name": "Silver Screen X", "aliases": ["SSX", "SX"]},
+    {"id": "11", "name": "Lumen & Co", "aliases": []},
+    {"id": "12", "name": "Halcyon Digital", "aliases": []},
+    {"id": "14", "name": "OpenAir Films", "aliases": ["Open Air"]},
+    {"id": "16", "name": "Reality", "aliases": []},
+    {"id": "17", "name": "HD Films", "aliases": []},
+]
+
+
+def test_normalisation():
+    assert words("www.Kinetix.COM") == ["kinetix"]
+    assert words("Lumen & Co.") == ["lumen", "and", "co"]
+    assert words("Crème  Brûlée!") == ["creme", "brulee"]
+    assert fold("bl0ue harb0r 5") == fold("bloue harbor s")
+    assert fold("rnoxie") == fold("moxie")
+
+
+@pytest.mark.parametrize("lines,expected", [
+    (["BLUE HARBOR"], "Blue Harbor"),
+    (["Blue Harbor RAW"], "Blue Harbor Raw"),          # the longer name wins over its prefix
+    (["BLUE HARB0R"], "Blue Harbor"),                  # 0 read for O
+    (["blueharbor"], "Blue Harbor"),                   # words glued together
+    (["kinetix.com"], "Kinetix"),
+    (["KlNETlX"], "Kinetix"),                          # l read for I
+    (["www.openairfilms.com"], "OpenAir Films"),
+    (["0penAir Fi1ms"], "OpenAir Films"),
+    (["VELVETROOM"], "Velvet Room Pictures"),          # an alias
+    (["Velvet Roorn Pictures"], "Velvet Room Pictures"),  # rn read for m
+    (["00:12:45", "MOXIE"], "Moxie"),                  # beside unrelated text
+    (["© Moxie 2024"], "Moxie"),                       # a short name among other words
+    (["MOX1E"], "Moxie"),
+    (["2l SUMMERS"], "21 Summers"),
+    (["Lumen & Co."], "Lumen & Co"),
+    (["LUMEN&CO"], "Lumen & Co"),
+    (["Halcyon Digitai"], "Halcyon Digital"),          # one letter wrong in a long name
+    (["visitsilverscreenx"], "Silver Screen X"),       # exactly inside glued text
+    (["SSX"], "Silver Screen X"),                      # a 3-letter alias, alone on its line
+    (["Reality"], "Reality"),                          # a generic name, alone on its line
+    # no studio
+    (["Moxies"], None),                                # short names match exactly only
+    (["Moxy"], None),
+    (["SSX 2"], None),                                 # 3 letters: only alone
+    (["SX"], None),                                    # 2-letter aliases are ignored
+    (["REALITY CHECK"], None),                         # generic name inside other text
+    (["HD Films presents"], None),
+    (["Blue Sky Harbor"], None),                       # an extra word inside the name
+    (["Silver Screen Classics"], None),
+    (["SilverScreenClassics"], None),                  # a fuzzy part of glued text
+    (["SUBSCRIBE FOR MORE"], None),
+    (["Episode 4 - The Beach House"], None),
+    (["00:00:10.000", "250"], None),
+    ([], None),
+])
+def test_match_table(lines, expected):
+    best = StudioMatcher(STUDIOS, min_score=85).best_in_frame(lines)
+    assert (best.studio if best else None) == expected
+
+
+def test_min_score_is_the_setting():
+    lines = ["Halcyon Digitol"]                         # 13 of 14 letters
+    assert StudioMatcher(STUDIOS, min_score=85).best_in_frame(lines) is not None
+    assert StudioMatcher(STUDIOS, min_score=95).best_in_frame(lines) is None
+
+
+def test_agreement_across_frames():
+    m = StudioMatcher(STUDIOS)
+    one = m.decide([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["nothing"]), (3.0, 1.0, [])])
+    assert one is None                                  # a single frame is not enough
+    two = m.decide([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["moxie"]), (3.0, 1.0, ["KINETIX"])])
+    assert two.studio == "Moxie" and len(two.frames) == 2 and two.others == {"Kinetix": 1}
+    assert two.confidence == pytest.approx(2 / 3, abs=1e-3)
+    tie = m.decide([(1, 1, ["MOXIE"]), (2, 1, ["moxie"]), (3, 1, ["kinetix"]), (4, 1, ["KINETIX"])])
+    assert tie is None                                  # two studios equally supported
+    assert m.decide([(1, 1, ["x"])]) is None
+    assert StudioMatcher([]).decide([(1, 1, ["MOXIE"]), (2, 1, ["MOXIE"])]) is None
+
+
+def _signal(t, lines):
+    return Signal(t, 10.0, "ocr", 0.9, {"lines": [
+        {"text": text, "conf": 0.9, "box": box, "region": "full"} for text, box in lines]})
+
+
+def test_findings_from_stored_lines_join_nearby_lines():
+    """A logo set on two lines ("Velvet" over "Room") is read as two lines and joined."""
+    velvet = ("Velvet", [[10, 10], [60, 10], [60, 25], [10, 25]])
+    room = ("Room", [[12, 28], [50, 28], [50, 43], [12, 43]])
+    far = ("Pictures", [[500, 300], [580, 300], [580, 315], [500, 315]])
+    signals = [_signal(5.0, [velvet, room, far]), _signal(15.0, [velvet, room]),
+               Signal(20.0, 1.0, "other", 1.0)]
+    assert frame_texts(signals)[0][2] == ["Velvet", "Room", "Pictures", "Velvet Room"]
+    scene = SceneMedia("9", "", 20.0, 0, 0, None, None, None, None)
+    [finding] = studio_findings(StudioMatcher(STUDIOS, 85), scene, signals)
+    assert (finding.kind, finding.name, finding.target_id, finding.analyzer) == \
+        ("studio", "Velvet Room Pictures", "1", "ocr")
+    assert [(s.start, s.end) for s in finding.segments] == [(0.0, 10.0), (10.0, 20.0)]
+    assert finding.detail["read"] == ["Velvet Room"]
+    assert studio_findings(StudioMatcher([]), scene, signals) == []
+
+
+# -- the real OCR engine ---------------------------------------------------------------------
+def _font(size):
+    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+                 "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"):
+        if os.path.isfile(path):
+            return ImageFont.truetype(path, size)
+    pytest.skip("no TrueType font: apt-get install -y fonts-dejavu-core")
+
+
+def _frame(text, size, where, opacity=0.8, dims=(1280, 720)):
+    base = Image.effect_mandelbrot(dims, (-2.2, -1.2, 1.0, 1.2), 60).convert("RGB")
+    base = Image.merge("RGB", (base.getchannel(0), base.getchannel(0).point(lambda v: v // 2),
+                               base.getchannel(0).point(lambda v: 255 - v)))
+    layer = Image.new("RGBA", dims, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = _font(size)
+    w = draw.textlength(text, font=font)
+    m = int(dims[1] * 0.035)
+    x = {"br": dims[0] - w - m, "tl": m, "center": (dims[0] - w) / 2}[where]
+    y = {"br": dims[1] - size - m, "tl": m, "center": dims[1] / 2}[where]
+    draw.text((x, y), text, font=font, fill=(255, 255, 255, int(255 * opacity)))
+    return Image.alpha_composite(base.convert("RGBA"), layer).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    pytest.importorskip("rapidocr_onnxruntime")
+    from stash_sense.analyzers.ocr_engines import RapidOcrEngine
+    return RapidOcrEngine()
+
+
+def test_rapidocr_reads_small_corner_watermarks(engine):
+    matcher = StudioMatcher(STUDIOS)
+    for text, size, where, dims, studio in [
+            ("kinetix.com", 20, "br", (1280, 720), "Kinetix"),      # small, corner
+            ("BLUE HARBOR", 14, "tl", (854, 480), "Blue Harbor"),   # tiny, low resolution
+            ("OpenAir Films", 72, "center", (1280, 720), "OpenAir Films")]:  # title card
+        lines = read_frame(engine, _frame(text, size, where, dims=dims))
+        assert all(set(ln) == {"text", "conf", "box", "region"} for ln in lines)
+        best = matcher.best_in_frame([ln["text"] for ln in lines])
+        assert best is not None and best.studio == studio, (text, lines)
+        box = next(ln["box"] for ln in lines if ln["text"] == best.text)
+        x0 = min(p[0] for p in box)
+        assert (x0 > dims[0] / 2) == (where == "br")           # boxes in frame pixels
+
+
+def test_engine_choice_and_missing_paddle(monkeypatch):
+    from stash_sense.analyzers import ocr_engines
+    from stash_sense.errors import DependencyMissing
+    monkeypatch.setitem(sys.modules, "paddleocr", None)        # import fails like uninstalled
+    with pytest.raises(DependencyMissing, match="pip install paddlepaddle paddleocr"):
+        ocr_engines.make_engine("paddleocr")
+    v3 = [{"rec_texts": ["MOXIE"], "rec_scores": [0.93],
+           "rec_polys": [[[1, 2], [30, 2], [30, 12], [1, 12]]]}]
+    assert ocr_engines.parse_paddle_v3(v3) == [("MOXIE", 0.93, [[1.0, 2.0], [30.0, 2.0],
+                                                                 [30.0, 12.0], [1.0, 12.0]])]
+    v2 = [[[[[1, 2], [30, 2], [30, 12], [1, 12]], ("MOXIE", 0.9)]]]
+    assert ocr_engines.parse_paddle_v2(v2)[0][:2] == ("MOXIE", 0.9)
+    assert ocr_engines.parse_paddle_v2([None]) == []
+
+
+# -- a few clips of the accuracy set (tools/ocr_accuracy.py runs all 40) --------------------
+def _accuracy_tool():
+    spec = importlib.util.spec_from_file_location("ocr_accuracy",
+                                                  os.path.join(ROOT, "tools", "ocr_accuracy.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_accuracy_subset(tmp_path, engine):
+    tool = _accuracy_tool()
+    pick = {"w01", "w24", "n07"}     # corner watermark, title card in the opening, a near miss
+    analyzer = tool.build_analyzer(frames=4)        # 2 in the opening + 2 spread: kept quick
+    from stash_sense.frames.video import VideoSource, find_tools
+    source = VideoSource(find_tools({}), count=4)
+    for case in [c for c in tool.cases() if c.id in pick]:
+        clip = tool.make_clip(case, str(tmp_path))
+        result = tool.run_case(case, clip, analyzer, source)
+        assert result.verdict == "ok", (case, result.got, result.texts)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_accuracy_full_set(tmp_path):
+    assert _accuracy_tool().main(["--keep", str(tmp_path)]) == 0
+
+
+# -- end to end: a TagMe batch in the Stash stand-in -----------------------------------------
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_tagme_batch_sets_studios_from_watermarks(tmp_path):
+    from tests.e2e import configure, require_schema, snapshot
+    from tests.standin.media import make_video
+    from tests.standin.runner import run_plugin
+    from tests.standin.server import FakeStash
+    require_schema()
+    pytest.importorskip("rapidocr_onnxruntime")
+    marked = make_video(str(tmp_path / "marked.mp4"), 30, (854, 480), drawtext="KINETIX")
+    plain = make_video(str(tmp_path / "plain.mp4"), 30, (854, 480),
+                       color_segments=[(0, 30, (60, 90, 120))])
+    with FakeStash() as stash:
+        tagme = stash.add_tag("StashSense_TagMe")
+        kinetix = stash.add_studio("Kinetix", aliases=["Kinetix.com"])
+        moxie = stash.add_studio("Moxie")
+        stash.add_studio("Kinematic Arts")
+        new = stash.add_scene("watermarked", duration=30, video_path=marked, tag_ids=[tagme])
+        kept = stash.add_scene("has a studio", duration=30, video_path=marked, tag_ids=[tagme],
+                               studio_id=moxie)
+        none = stash.add_scene("no watermark", duration=30, video_path=plain, tag_ids=[tagme])
+        configure(stash, tmp_path, analyzers="ocr", videoFrames=3)
+        run = run_plugin(stash, {"mode": "tag_tagme"})
+        assert run.error is None, run.log_text()
+        assert stash.schema_violations == [] and stash.internal_errors == []
+        assert run.output["tagged"] == 3 and run.output["errored"] == []
+        assert snapshot(stash, new)["studio"] == "Kinetix"
+        assert snapshot(stash, kept)["studio"] == "Moxie"          # the user's studio stays
+        assert snapshot(stash, none)["studio"] is None
+        notes = " ".join(run.messages("i"))
+        assert f"scene {kept}" in notes and "already has a studio" in notes and "Kinetix" in notes
+        for sid in (new, kept, none):
+            assert "StashSense_Tagged" in snapshot(stash, sid)["tags"]
+        # the OCR text of every frame is stored with the raw results
+        from stash_sense.store import Store
+        store = Store.in_dir(str(tmp_path / "data"))
+        signals = store.load_signals(new, "ocr")
+        assert len(signals) == 3 and all(s.key == "ocr" for s in signals)
+        assert any("KINETIX" in ln["text"].upper() for s in signals for ln in s.data["lines"])
+        assert stash.studio(kinetix)["name"] == "Kinetix"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_missing_ffmpeg_stops_the_task(tmp_path):
+    from tests.e2e import configure, require_schema, snapshot
+    from tests.standin.runner import run_plugin
+    from tests.standin.server import FakeStash
+    require_schema()
+    pytest.importorskip("rapidocr_onnxruntime")
+    with FakeStash() as stash:
+        tagme = stash.add_tag("StashSense_TagMe")
+        sid = stash.add_scene("a scene", duration=30, tag_ids=[tagme])
+        stash.set_general_config(ffmpegPath=str(tmp_path / "no-ffmpeg"))
+        configure(stash, tmp_path, analyzers="ocr")
+        before = snapshot(stash, sid)
+        run = run_plugin(stash, {"mode": "tag_tagme"}, env={"PATH": str(tmp_path)})
+        assert run.error and "ffmpeg" in run.error and "apt-get install ffmpeg" in run.error
+        assert snapshot(stash, sid) == before
+
+
+def test_a_missing_word_is_another_name():
+    only_raw = StudioMatcher([{"id": "4", "name": "Blue Harbor Raw", "aliases": []}])
+    assert only_raw.best_in_frame(["BLUE HARBOR"]) is None
+    assert only_raw.best_in_frame(["BLUE HARB0R RAW"]).studio == "Blue Harbor Raw"
