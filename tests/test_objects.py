@@ -292,3 +292,19 @@ def test_no_network_and_nothing_on_stdout(tmp_path):
     assert json.loads(report.read_text()) == []
     assert (tmp_path / "models" / "ultralytics").is_dir()     # its settings file is ours
     assert not any(p.suffix == ".pt" for p in tmp_path.iterdir())
+
+
+def test_loading_yolo_leaves_pillow_s_image_open_alone(tmp_path):
+    """ultralytics patches PIL.Image.open to pip-install pi-heif on unknown images; after our
+    loader a corrupt sprite must still be a plain scene error."""
+    from PIL import Image
+
+    from stash_sense.errors import FramesUnavailable
+    from stash_sense.frames.sprite import decode_sprite
+    from stash_sense.models.yolo import import_ultralytics
+
+    import ultralytics.utils.patches  # noqa: F401 - the patch happens on import
+    import_ultralytics(str(tmp_path))
+    assert Image.open.__module__.startswith("PIL")
+    with pytest.raises(FramesUnavailable, match="corrupt"):
+        decode_sprite(b"not an image at all")

@@ -17,7 +17,7 @@ def decode_sprite(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()  # force a full decode: a truncated JPEG fails here, not later
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as exc:
         raise FramesUnavailable("the sprite image is corrupt "
                                 f"({type(exc).__name__}): regenerate sprites "
                                 "(Tasks > Generate > Sprites, overwrite)") from None

@@ -60,6 +60,7 @@ def import_ultralytics(model_dir: str):
             from ultralytics.utils import LOGGER, SETTINGS  # noqa: PLC0415
     except ImportError:
         raise DependencyMissing("ultralytics", "python -m pip install -r requirements.txt") from None
+    _restore_pillow_open()
     for handler in list(LOGGER.handlers):
         if not isinstance(handler, _ToStashLog):
             LOGGER.removeHandler(handler)
@@ -71,6 +72,18 @@ def import_ultralytics(model_dir: str):
         with contextlib.suppress(Exception):  # a read-only settings file must not stop a task
             SETTINGS.update(sync=False)
     return ultralytics
+
+
+def _restore_pillow_open() -> None:
+    """Importing ultralytics replaces PIL.Image.open process-wide with a wrapper that, on any image
+    Pillow cannot identify (a corrupt sprite, say), tries to pip-install pi-heif and then raises
+    ModuleNotFoundError. Put Pillow's own function back: an unreadable image must stay a scene error,
+    and nothing may be installed from inside a Stash task."""
+    from PIL import Image  # noqa: PLC0415
+    from ultralytics.utils import patches  # noqa: PLC0415
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is getattr(patches, "image_open", None):
+        Image.open = original
 
 
 @contextlib.contextmanager
