@@ -26,6 +26,7 @@ STUDIOS = [
     {"id": "10", "name": "Silver Screen X", "aliases": ["SSX", "SX"]},
     {"id": "11", "name": "Lumen & Co", "aliases": []},
     {"id": "12", "name": "Halcyon Digital", "aliases": []},
+    {"id": "13", "name": "Starlet Cove", "aliases": []},
     {"id": "14", "name": "OpenAir Films", "aliases": ["Open Air"]},
     {"id": "16", "name": "Reality", "aliases": []},
     {"id": "17", "name": "HD Films", "aliases": []},
@@ -155,16 +156,18 @@ def engine():
 
 def test_rapidocr_reads_small_corner_watermarks(engine):
     matcher = StudioMatcher(STUDIOS)
-    for text, size, where, dims, studio in [
-            ("kinetix.com", 20, "br", (1280, 720), "Kinetix"),      # small, corner
-            ("BLUE HARBOR", 14, "tl", (854, 480), "Blue Harbor"),   # tiny, low resolution
-            ("OpenAir Films", 72, "center", (1280, 720), "OpenAir Films")]:  # title card
+    for text, size, where, dims, studio, region in [
+            ("kinetix.com", 20, "br", (1280, 720), "Kinetix", "bottom-right"),  # small, corner
+            ("BLUE HARBOR", 14, "tl", (854, 480), "Blue Harbor", "full"),   # tiny, low resolution
+            ("Starlet Cove", 18, "tl", (1920, 1080), "Starlet Cove", "top-left"),  # 1080p print
+            ("OpenAir Films", 72, "center", (1280, 720), "OpenAir Films", "full")]:  # title card
         lines = read_frame(engine, _frame(text, size, where, dims=dims))
         assert all(set(ln) == {"text", "conf", "box", "region"} for ln in lines)
         best = matcher.best_in_frame([ln["text"] for ln in lines])
         assert best is not None and best.studio == studio, (text, lines)
-        box = next(ln["box"] for ln in lines if ln["text"] == best.text)
-        x0 = min(p[0] for p in box)
+        line = next(ln for ln in lines if ln["text"] == best.text)
+        assert line["region"] == region                        # corners only above 960 px
+        x0 = min(p[0] for p in line["box"])
         assert (x0 > dims[0] / 2) == (where == "br")           # boxes in frame pixels
 
 
@@ -183,7 +186,7 @@ def test_engine_choice_and_missing_paddle(monkeypatch):
     assert ocr_engines.parse_paddle_v2([None]) == []
 
 
-# -- a few clips of the accuracy set (tools/ocr_accuracy.py runs all 40) --------------------
+# -- a few clips of the accuracy set (tools/ocr_accuracy.py runs them all) --------------------
 def _accuracy_tool():
     spec = importlib.util.spec_from_file_location("ocr_accuracy",
                                                   os.path.join(ROOT, "tools", "ocr_accuracy.py"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """OCR studio-watermark accuracy check that anyone can rerun: `python tools/ocr_accuracy.py`.
 
-Generates 40 short clips (plus 4 stress clips reported apart) with ffmpeg's drawtext: fonts from
+Generates 46 short clips (plus 4 stress clips reported apart) with ffmpeg's drawtext: fonts from
 Debian's fonts-dejavu-core and fonts-liberation; several corners, sizes, opacities and
 backgrounds; the watermark over the whole clip or only part of it; title cards; clips without a
 watermark; clips whose text is not a studio. Every random source is seeded, so the set is the
@@ -11,7 +11,7 @@ against a fixed list of 16 studios with aliases; the script prints one row per c
 totals. Exit status 0 when the target is met: >= 95 % of watermarked clips get the right studio
 and no clip gets a wrong one.
 
-    python tools/ocr_accuracy.py                  # all 40 clips in a temporary directory
+    python tools/ocr_accuracy.py                  # all clips in a temporary directory
     python tools/ocr_accuracy.py --keep /tmp/clips  # keep (and reuse) the generated clips
     python tools/ocr_accuracy.py --only w01,n02   # a few cases by id
 """
@@ -60,7 +60,7 @@ STUDIOS = [
 ]
 BRIGHT = {"bright", "sierpinski"}                 # mostly white backgrounds
 RESOLUTIONS = {"1080": (1920, 1080), "720": (1280, 720), "480": (854, 480)}
-SIZES = {"s": 0.028, "m": 0.042, "l": 0.09}      # font size as a share of the frame height
+SIZES = {"xs": 0.018, "s": 0.028, "m": 0.042, "l": 0.09}   # font size, share of frame height
 PRESENCE = {                                      # seconds the text is on screen
     "all": (0.0, DURATION), "title": (0.0, 6.0), "first-half": (0.0, DURATION / 2),
     "second-half": (DURATION / 2, DURATION), "middle": (DURATION / 4, DURATION * 3 / 4),
@@ -148,6 +148,18 @@ def cases() -> list[Case]:
         C("w31", "Blue Harbor", "Blue Harbor", "dv-mono", "tr", "m", 0.4, "middle", bg="bars"),
         C("w32", "VelvetRoom", "Velvet Room Pictures", "lib-sans", "bl", "m", 0.8, "second-half",
           "480", "life"),
+        # small print (19 px on 1080p, 13 px on 720p): what the corner passes are for
+        C("w33", "kinetix.com", "Kinetix", "dv-sans-bold", "br", "xs", 0.7, res="1080",
+          bg="gradients"),
+        C("w34", "Starlet Cove", "Starlet Cove", "lib-sans", "tl", "xs", 0.8, res="1080",
+          bg="mandelbrot"),
+        C("w35", "NIGHTJAR", "Nightjar", "dv-mono", "tr", "xs", 0.8, bg="testsrc2"),
+        C("w36", "halcyondigital.com", "Halcyon Digital", "lib-serif-it", "bl", "xs", 0.6,
+          "first-half", "1080", "life"),
+        C("w37", "PEACHTREE MEDIA", "Peachtree Media", "lib-narrow-bold", "br", "xs", 0.9,
+          bg="bright"),
+        C("w38", "21Summers", "21 Summers", "dv-serif", "tr", "xs", 0.7, "second-half", "1080",
+          "bars"),
         # no studio: nothing drawn, or text that is not a studio
         C("n01", None, None, bg="testsrc2"),
         C("n02", None, None, bg="mandelbrot", res="1080"),
