@@ -142,6 +142,11 @@ def test_video_source_falls_back_to_the_stream_with_credentials(clip):
         with pytest.raises(FramesUnavailable, match="API key|refused"):
             VideoSource(find_tools({}), count=2, client=anonymous).frames(remote)
         assert scene["path"] == clip
+        gone = stash.add_scene("file gone", duration=20.0)      # Stash has no file to stream
+        lost = media("/not/here.mp4", stream_url=f"http://0.0.0.0:{stash.port}/scene/{gone}/stream",
+                     sid=gone)
+        with pytest.raises(FramesUnavailable, match="rescan the library or restore the file"):
+            VideoSource(find_tools({}), count=2, client=client).frames(lost)
 
 
 @needs_ffmpeg

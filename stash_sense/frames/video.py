@@ -80,8 +80,9 @@ def find_tools(general: Mapping[str, object] | None) -> Tools:
               or (_executable(os.path.join(config_dir, "ffmpeg")) if config_dir else None)
               or shutil.which("ffmpeg"))
     if ffmpeg is None:
-        where = f" (Stash's FFmpeg path {configured!r} is not an executable)" if configured else ""
-        raise DependencyMissing(f"ffmpeg{where}", INSTALL_FFMPEG)
+        where = (f" (the FFmpeg path set in Stash, {configured!r}, is not a program)"
+                 if configured else "")
+        raise DependencyMissing("ffmpeg", INSTALL_FFMPEG + where)
     ffprobe = (_executable(str(general.get("ffprobePath") or "")) or _beside(ffmpeg, "ffprobe")
                or shutil.which("ffprobe"))
     return Tools(ffmpeg, ffprobe)
