@@ -86,9 +86,9 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
     settings, api, store = ctx.settings, ctx.api, ctx.store
     if analyzers is None:
         analyzers, _ = load_models(ctx)
+    sources = frame_sources(ctx, analyzers)     # a missing ffmpeg stops here, before any change
     resolver = TagResolver(api, settings.parentTag)
     workflow = WorkflowTags.ensure(resolver, settings)
-    sources = frame_sources(ctx, analyzers)
     fetch_api = type(api)(ctx.client.clone())
     stats = Stats()
     total = len(scene_ids)

@@ -118,7 +118,7 @@ def test_findings_from_stored_lines_join_nearby_lines():
     [finding] = studio_findings(StudioMatcher(STUDIOS, 85), scene, signals)
     assert (finding.kind, finding.name, finding.target_id, finding.analyzer) == \
         ("studio", "Velvet Room Pictures", "1", "ocr")
-    assert [(s.start, s.end) for s in finding.segments] == [(0.0, 10.0), (10.0, 20.0)]
+    assert [(s.start, s.end) for s in finding.segments] == [(0.0, 20.0)]   # neighbouring frames join
     assert finding.detail["read"] == ["Velvet Room"]
     assert studio_findings(StudioMatcher([]), scene, signals) == []
 

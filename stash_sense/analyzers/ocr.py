@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from PIL import Image
 
 from .. import log
+from ..aggregate import find_segments
 from ..findings import Finding, Segment, Signal
 from ..frames.types import Frame, SceneMedia
 from ..studios import StudioMatcher
@@ -180,8 +181,11 @@ def studio_findings(matcher: StudioMatcher, scene: SceneMedia,
     if decision is None:
         return []
     end = scene.duration or None
-    segments = tuple(Segment(max(0.0, t - span / 2), min(end, t + span / 2) if end else t + span / 2,
-                             m.score / 100.0) for t, span, m in decision.frames)
+    cells = [Segment(max(0.0, t - span / 2), min(end, t + span / 2) if end else t + span / 2,
+                     m.score / 100.0) for t, span, m in decision.frames]
+    # frames read in neighbouring stretches become one range (shown in the tab, sorted)
+    segments = tuple(find_segments([(c.start, c.length, c.score) for c in cells],
+                                   threshold=0.0, gap=0.5, min_segment=0.0))
     return [Finding(kind="studio", name=decision.studio, analyzer="ocr", category="studio",
                     confidence=decision.confidence, segments=segments,
                     target_id=decision.studio_id,
