@@ -48,3 +48,10 @@ def test_every_setting_is_declared_in_the_manifest_and_vice_versa():
     assert set(declared) == set(SETTING_KEYS)
     for key, spec in declared.items():
         assert spec["type"] in ("STRING", "NUMBER", "BOOLEAN") and spec["displayName"], key
+
+
+def test_every_setting_is_documented_in_the_readme():
+    import os
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    missing = [k for k in SETTING_KEYS if f"`{k}`" not in readme]
+    assert missing == []
