@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length of the synthetic 1080p clip and of each scene (120)")
     parser.add_argument("--yolo-sizes", default="",
                         help="also compare YOLO input sizes on sprite tiles, e.g. 160,192,256,320,640")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default: torch's own choice, one per core)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--verbose", action="store_true", help="show the pipeline's log")
     add_settings_arguments(parser)
@@ -63,6 +65,18 @@ def choose_weights(settings, device: str, force_random: bool) -> tuple[dict[str,
         overrides["faceWeights"] = "none"
     return overrides, sorted(a for a in ("clip", "objects", "faces")
                              if a in settings.analyzers and (force_random or a in missing))
+
+
+def calibrate(torch, seconds: float = 0.5) -> float:
+    """GFLOPS of a 512x512 float32 matmul at the current thread count: a yardstick printed with
+    the results, because on a shared machine other processes change what "2 cores" delivers."""
+    x = torch.rand(512, 512)
+    x @ x
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        x @ x
+        count += 1
+    return count * 2 * 512 ** 3 / (time.perf_counter() - started) / 1e9
 
 
 class TimedProgress:
@@ -181,6 +195,9 @@ def run(args: argparse.Namespace, out) -> int:
     from ..store import Store  # noqa: PLC0415
     from .bench_stash import MemoryClient, MemoryStash, make_clip, sprite_sheet  # noqa: PLC0415
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    gflops_start = calibrate(torch)
     work = tempfile.mkdtemp(prefix="stash-sense-bench-")
     settings = settings_from_args(args, {"dataDir": work})
     device = resolve_device(settings.device)
@@ -245,7 +262,8 @@ def run(args: argparse.Namespace, out) -> int:
     report = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "device": device, "torch": torch.__version__, "python": platform.python_version(),
-                    "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)]},
+                    "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+                    "matmul_gflops": [round(gflops_start, 1), round(calibrate(torch), 1)]},
         "random_weights": randomised, "models": {a.name: a.model_id for a in analyzers},
         "frames_per_scene": per_scene,
         "analyzers": rates, "bare_clip": bare, "yolo_sizes": sweep, "pipeline": pipe,

@@ -30,7 +30,8 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         f"Stash Sense benchmark: {n} scenes, {m['device']}, {m['cpus']} CPUs, "
         f"{m['torch_threads']} torch threads, torch {m['torch']}, Python {m['python']}; "
-        f"load average {m['load_average'][0]} at start, {m['load_average'][1]} at end",
+        f"load average {m['load_average'][0]} at start, {m['load_average'][1]} at end; "
+        f"matmul yardstick {m['matmul_gflops'][0]} GFLOPS at start, {m['matmul_gflops'][1]} at end",
         "random weights (same architecture and compute, meaningless findings): "
         + (", ".join(r["random_weights"]) or "none"), "",
         table(("analyzer", "model", "frames/scene", "alone: frames/s", "in pipeline: frames/s",
