@@ -219,26 +219,39 @@ def test_accuracy_full_set(tmp_path):
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 def test_tagme_batch_sets_studios_from_watermarks(tmp_path):
     from tests.e2e import configure, require_schema, snapshot
-    from tests.standin.media import make_video
+    from tests.standin.media import make_video, sprite_from_video
     from tests.standin.runner import run_plugin
     from tests.standin.server import FakeStash
     require_schema()
     pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("ultralytics")
     marked = make_video(str(tmp_path / "marked.mp4"), 30, (854, 480), drawtext="KINETIX")
     plain = make_video(str(tmp_path / "plain.mp4"), 30, (854, 480),
                        color_segments=[(0, 30, (60, 90, 120))])
+    sprites = {p: sprite_from_video(p, 30)[0] for p in (marked, plain)}
+
+    def scene(stash, title, path, **kw):
+        from tests.standin.media import vtt_text
+        return stash.add_scene(title, duration=30, video_path=path, sprite=sprites[path],
+                               vtt=lambda name: vtt_text(30, 160, 90, name), **kw)
+
     with FakeStash() as stash:
         tagme = stash.add_tag("StashSense_TagMe")
         kinetix = stash.add_studio("Kinetix", aliases=["Kinetix.com"])
         moxie = stash.add_studio("Moxie")
         stash.add_studio("Kinematic Arts")
-        new = stash.add_scene("watermarked", duration=30, video_path=marked, tag_ids=[tagme])
-        kept = stash.add_scene("has a studio", duration=30, video_path=marked, tag_ids=[tagme],
-                               studio_id=moxie)
-        none = stash.add_scene("no watermark", duration=30, video_path=plain, tag_ids=[tagme])
-        configure(stash, tmp_path, analyzers="ocr", videoFrames=3)
+        new = scene(stash, "watermarked", marked, tag_ids=[tagme])
+        kept = scene(stash, "has a studio", marked, tag_ids=[tagme], studio_id=moxie)
+        none = scene(stash, "no watermark", plain, tag_ids=[tagme])
+        # the default CPU pipeline in one batch: CLIP (tiny, random) and YOLO (random) on the
+        # sprite tiles, OCR on full-resolution frames
+        tiny = os.path.join(os.path.dirname(__file__), "fixtures", "tiny-clip.json")
+        configure(stash, tmp_path, analyzers="clip,objects,ocr", videoFrames=3, clipModel=tiny,
+                  clipPretrained="none", yoloModel="yolo11n.yaml")
         run = run_plugin(stash, {"mode": "tag_tagme"})
         assert run.error is None, run.log_text()
+        models = " ".join(run.output["models"])
+        assert "open_clip:tiny-clip" in models and "ultralytics:yolo11n.yaml" in models
         assert stash.schema_violations == [] and stash.internal_errors == []
         assert run.output["tagged"] == 3 and run.output["errored"] == []
         assert snapshot(stash, new)["studio"] == "Kinetix"
