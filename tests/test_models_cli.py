@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 from stash_sense.__main__ import main  # noqa: E402
 from stash_sense.models import catalog as catalog_mod  # noqa: E402
 from stash_sense.models import download as download_mod  # noqa: E402
+from tests.e2e import stash  # noqa: E402,F401 - the stand-in fixture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VGG_URL = ("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
@@ -154,3 +155,18 @@ def test_task_mode_models(tmp_path, monkeypatch, offline):
         models(ctx(analyzers="objects"))
     assert f"place it at {tmp_path / 'yolo' / 'yolo11n.pt'}" in str(err.value)
     assert any("MISSING" in line for line in lines)
+
+
+def test_models_task_through_the_plugin_entry(stash, tmp_path):
+    """Mode `models` the way Stash runs it: one JSON object on stdout, listing in the log,
+    progress to 1.0. (Bundled and random weights only: no test may download.)"""
+    from tests.e2e import configure
+    from tests.standin.runner import run_plugin
+    configure(stash, tmp_path, analyzers="ocr,faces", faceWeights="none", device="cpu")
+    run = run_plugin(stash, {"mode": "models"})
+    assert run.error is None, run.log_text()
+    assert run.stdout_was_json
+    names = [w["name"] for w in run.output["weights"]]
+    assert "RapidOCR PP-OCRv4 det + rec, cls (ONNX)" in names and "InceptionResnetV1" in names
+    assert any("verify MTCNN" in m and "ok" in m for m in run.messages("info"))
+    assert run.progress and run.progress[-1] == 1.0
