@@ -19,6 +19,7 @@ MODES: dict[str, str] = {
     "tag_tagme": "stash_sense.tasks.tag:tag_tagme",
     "tag_scene": "stash_sense.tasks.tag:tag_scene",
     "undo": "stash_sense.tasks.undo:undo",
+    "cleanup": "stash_sense.tasks.cleanup:cleanup",
     "hook": "stash_sense.tasks.hooks:hook",
     "status": "stash_sense.tasks.review:status",
     "accept": "stash_sense.tasks.review:accept",

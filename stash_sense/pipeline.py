@@ -24,12 +24,14 @@ from .frames.prefetch import Prefetcher
 from .frames.sprite import SpriteSource
 from .frames.types import Frame, FrameSource, SceneMedia
 from .models.device import resolve_device
+from .store.ledger import Kind, Ledger
 from .store.review import ReviewMemory
-from .tagging.apply import Writer, reconcile
+from .tagging.apply import Writer
 from .tagging.plan import make_plan
 from .tagging.state import Owned, SceneState
 from .tagging.tags import TagResolver
-from .tasks.workflow import WorkflowTags
+from .tagging.verify import check_database, gone_tags, reconcile
+from .tagging.workflow import WorkflowTags
 from .vocabulary import load_vocabulary
 
 GROUP = 4  # scenes whose frames go through the models together
@@ -87,7 +89,10 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
     if analyzers is None:
         analyzers, _ = load_models(ctx)
     sources = frame_sources(ctx, analyzers)     # a missing ffmpeg stops here, before any change
-    resolver = TagResolver(api, settings.parentTag)
+    ledger = Ledger(store)
+    check_database(api, ledger, store.path)     # another Stash database: stop before any change
+    resolver = TagResolver(api, settings.parentTag, ledger)
+    writer = Writer(api, store, resolver, ledger)
     workflow = WorkflowTags.ensure(resolver, settings)
     fetch_api = type(api)(ctx.client.clone())
     stats = Stats()
@@ -114,7 +119,7 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
             return
         results = infer(analyzers, group, stats, store)
         for item in group:
-            process_scene(ctx, item, analyzers, results[item.media.id], resolver, workflow, stats)
+            process_scene(ctx, item, analyzers, results[item.media.id], writer, workflow, stats)
             done += 1
             ctx.progress.set(done / total)
         group.clear()
@@ -123,7 +128,7 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
         if error is not None:
             if not isinstance(error, SceneError):
                 raise error
-            fail_scene(ctx, scene_id, None, str(error), workflow, stats)
+            fail_scene(ctx, scene_id, None, str(error), writer, workflow, stats)
             done += 1
             ctx.progress.set(done / total)
             continue
@@ -161,8 +166,9 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
 
 
 def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dict[str, list],
-                  resolver: TagResolver, workflow: WorkflowTags, stats: Stats) -> None:
+                  writer: Writer, workflow: WorkflowTags, stats: Stats) -> None:
     media, store, settings = item.media, ctx.store, ctx.settings
+    resolver, ledger = writer.resolver, writer.ledger
     try:
         started = time.perf_counter()
         findings: list[Finding] = []
@@ -171,36 +177,39 @@ def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dic
         started = stats.add("aggregate", started)
         scene = ctx.api.find_scene(media.id) or item.scene   # fresh: the user may have edited it
         state = SceneState.from_stash(scene)
-        reconcile(store, state)
-        owned = Owned.from_rows(store.owned(media.id))
+        reconcile(ledger, state)
+        owned = Owned.from_rows(ledger.rows(media.id))
+        owned.gone_tags = gone_tags(resolver, owned.tags, state)
         known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
         raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
         plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
                          incorrect_tag_id=workflow.ids.get("incorrect"),
                          raised_thresholds=raised,
                          accepted=store.keys_with_status(media.id, "accepted"),
-                         rejected_spans=ReviewMemory(store).rejected_spans(media.id))
+                         rejected_spans=ReviewMemory(store).rejected_spans(media.id),
+                         rejected_tag_ids=ledger.rejected_objects(media.id, Kind.TAG))
         for note in plan.notes:
             log.info(f"{media.label}: {note}")
-        Writer(ctx.api, store, resolver).apply(plan)
+        writer.apply(plan, state)
         review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
-        workflow.succeeded(ctx.api, media.id, review=review)
-        store.set_status(media.id, "analyzed", None, [a.model_id for a in analyzers])
+        workflow.succeeded(writer, media.id, review=review)
+        store.set_status(media.id, "analyzed", None, [a.model_id for a in analyzers],
+                         scene_created_at=state.created_at)
         stats.add("plan+write", started)
         stats.tagged.append(media.id)
         log.debug(f"{media.label}: {plan.summary()}")
     except SceneError as exc:
-        fail_scene(ctx, media.id, media, str(exc), workflow, stats)
+        fail_scene(ctx, media.id, media, str(exc), writer, workflow, stats)
 
 
-def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str,
+def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str, writer: Writer,
                workflow: WorkflowTags, stats: Stats) -> None:
     label = media.label if media else f"scene {scene_id}"
     log.error(f"{label}: {reason}")
     stats.errored.append({"id": scene_id, "title": media.title if media else "", "reason": reason})
     ctx.store.set_status(scene_id, "error", reason)
     try:
-        workflow.failed(ctx.api, scene_id)
+        workflow.failed(writer, scene_id)
     except SceneError as exc:
         log.error(f"{label}: could not mark it {ctx.settings.erroredTag}: {exc}")
 

@@ -95,6 +95,7 @@ def library(stash, tmp_path):
 
 def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(stash, tmp_path):
     from stash_sense.store import Store
+    from stash_sense.store.ledger import Kind, Ledger
     ids = library(stash, tmp_path)
     configure(stash, tmp_path, faceWeights="none", analyzers="faces", videoFrames=4)
 
@@ -115,13 +116,13 @@ def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(sta
     assert run(stash, {"mode": "tag_scene", "scene_id": ids["hers"]}).get("error") is None
     assert performer_names(stash, ids["hers"]) == ["Eileen"]
     assert [r["name"] for r in store.suggestions(ids["hers"]) if r["kind"] == "performer"] == []
-    assert store.owned(ids["hers"], "performer") == []
+    assert Ledger(store).rows(ids["hers"], Kind.PERFORMER) == []
 
     # applyPerformers on: added to the scene; the user's own performer stays
     out = run(stash, {"mode": "tag_scene", "scene_id": ids["scene"], "applyPerformers": "true"})
     assert out.get("error") is None, out
     assert performer_names(stash, ids["scene"]) == ["Cam", "Eileen"]
-    owned = [(r["kind"], r["ref"]) for r in store.owned(ids["scene"]) if r["kind"] == "performer"]
+    owned = [(r.kind.value, r.ref) for r in Ledger(store).rows(ids["scene"], Kind.PERFORMER)]
     assert owned == [("performer", ids["Eileen"])]
     added = [r for r in stash.calls("bulkSceneUpdate") if "performer_ids" in r["variables"]["input"]]
     assert [r["variables"]["input"]["performer_ids"] for r in added] == [

@@ -13,15 +13,19 @@ if TYPE_CHECKING:   # hooks pass the stdlib LightClient (stash/light.py) and ski
     from .client import StashClient
 
 SCENE_FIELDS = """
-  id title organized
-  tags { id name }
-  studio { id name }
-  performers { id name }
+  id title organized created_at updated_at
+  tags { id name created_at }
+  studio { id name created_at }
+  performers { id name created_at }
   files { path duration width height frame_rate }
   paths { sprite vtt stream screenshot }
-  scene_markers { id title seconds end_seconds primary_tag { id name } tags { id name } }
+  scene_markers { id title seconds end_seconds created_at primary_tag { id name } tags { id name } }
 """
-TAG_FIELDS = "id name aliases parents { id }"
+TAG_FIELDS = "id name aliases created_at parents { id }"
+# What a scene mutation answers: Stash's confirmation of what the scene now holds, with the
+# created_at the ledger records as each item's identity.
+CONFIRM_FIELDS = ("id updated_at tags { id created_at } studio { id created_at }"
+                  " performers { id created_at }")
 
 
 class StashAPI:
@@ -49,15 +53,6 @@ class StashAPI:
             {"id": str(scene_id)})
         return data["findScene"]
 
-    def scenes_page(self, scene_filter: dict, page: int, per_page: int) -> tuple[int, list[dict]]:
-        data = self.client.execute(
-            "query StashSenseScenes($f: SceneFilterType, $p: FindFilterType) {"
-            f" findScenes(scene_filter: $f, filter: $p) {{ count scenes {{ {SCENE_FIELDS} }} }} }}",
-            {"f": scene_filter,
-             "p": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}})
-        result = data["findScenes"]
-        return result["count"], result["scenes"]
-
     def scene_ids_with_tags(self, tag_ids: list[str], per_page: int = 250) -> list[str]:
         """Ids of every scene carrying any of `tag_ids`, collected page by page before any work.
 
@@ -78,41 +73,85 @@ class StashAPI:
                 return list(dict.fromkeys(ids))
             page += 1
 
-    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str], mode: str) -> None:
+    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str],
+                          mode: str) -> list[dict[str, Any]]:
+        """ADD or REMOVE tags; returns Stash's confirmation of each scene (CONFIRM_FIELDS)."""
         if not tag_ids:
-            return
-        self.client.execute(
+            return []
+        data = self.client.execute(
             "mutation StashSenseSceneTags($input: BulkSceneUpdateInput!) {"
-            " bulkSceneUpdate(input: $input) { id } }",
+            f" bulkSceneUpdate(input: $input) {{ {CONFIRM_FIELDS} }} }}",
             {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": scene_ids,
                        "tag_ids": {"ids": tag_ids, "mode": mode}}})
+        return data["bulkSceneUpdate"] or []
 
-    def update_scene_performers(self, scene_id: str, performer_ids: list[str], mode: str) -> None:
+    def update_scene_performers(self, scene_id: str, performer_ids: list[str],
+                                mode: str) -> list[dict[str, Any]]:
         if not performer_ids:
-            return
-        self.client.execute(
+            return []
+        data = self.client.execute(
             "mutation StashSenseScenePerformers($input: BulkSceneUpdateInput!) {"
-            " bulkSceneUpdate(input: $input) { id } }",
+            f" bulkSceneUpdate(input: $input) {{ {CONFIRM_FIELDS} }} }}",
             {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": [scene_id],
                        "performer_ids": {"ids": performer_ids, "mode": mode}}})
+        return data["bulkSceneUpdate"] or []
 
-    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> None:
-        self.client.execute(
+    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> list[dict[str, Any]]:
+        data = self.client.execute(
             "mutation StashSenseSceneStudio($input: BulkSceneUpdateInput!) {"
-            " bulkSceneUpdate(input: $input) { id } }",
+            f" bulkSceneUpdate(input: $input) {{ {CONFIRM_FIELDS} }} }}",
             {"input": {"clientMutationId": CLIENT_MUTATION_ID, "ids": [scene_id],
                        "studio_id": studio_id}})
+        return data["bulkSceneUpdate"] or []
+
+    def scene_studio_id(self, scene_id: str) -> str | None:
+        """The scene's studio right now (re-read just before the plugin sets one)."""
+        data = self.client.execute(
+            "query StashSenseSceneStudioNow($id: ID!) { findScene(id: $id) { studio { id } } }",
+            {"id": str(scene_id)})
+        scene = data["findScene"] or {}
+        return str(scene["studio"]["id"]) if scene.get("studio") else None
+
+    def scene_created_at(self, scene_ids: list[str]) -> dict[str, str]:
+        """id -> created_at of those scenes that exist (the others are absent)."""
+        if not scene_ids:
+            return {}
+        data = self.client.execute(
+            "query StashSenseSceneIdentity($ids: [ID!], $p: FindFilterType) {"
+            " findScenes(ids: $ids, filter: $p) { scenes { id created_at } } }",
+            {"ids": [str(i) for i in scene_ids], "p": {"per_page": -1}})
+        return {str(s["id"]): str(s["created_at"]) for s in data["findScenes"]["scenes"]}
+
+    def tags_by_ids(self, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """id -> tag for those tags that exist."""
+        if not tag_ids:
+            return {}
+        data = self.client.execute(
+            "query StashSenseTagsById($ids: [ID!], $p: FindFilterType) {"
+            f" findTags(ids: $ids, filter: $p) {{ tags {{ {TAG_FIELDS} }} }} }}",
+            {"ids": [str(i) for i in tag_ids], "p": {"per_page": -1}})
+        return {str(t["id"]): t for t in data["findTags"]["tags"]}
+
+    def performer_ids_existing(self, performer_ids: list[str]) -> set[str]:
+        if not performer_ids:
+            return set()
+        data = self.client.execute(
+            "query StashSensePerformersById($ids: [ID!], $p: FindFilterType) {"
+            " findPerformers(ids: $ids, filter: $p) { performers { id } } }",
+            {"ids": [str(i) for i in performer_ids], "p": {"per_page": -1}})
+        return {str(p["id"]) for p in data["findPerformers"]["performers"]}
 
     # -- markers ---------------------------------------------------------------------------------
     def create_marker(self, scene_id: str, title: str, seconds: float, end_seconds: float | None,
-                      primary_tag_id: str, tag_ids: list[str]) -> str:
+                      primary_tag_id: str, tag_ids: list[str]) -> dict[str, Any]:
+        """Returns the marker as Stash made it: {id, created_at}."""
         data = self.client.execute(
             "mutation StashSenseMarkerCreate($input: SceneMarkerCreateInput!) {"
-            " sceneMarkerCreate(input: $input) { id } }",
+            " sceneMarkerCreate(input: $input) { id created_at } }",
             {"input": {"scene_id": scene_id, "title": title, "seconds": seconds,
                        "end_seconds": end_seconds, "primary_tag_id": primary_tag_id,
                        "tag_ids": tag_ids}})
-        return data["sceneMarkerCreate"]["id"]
+        return data["sceneMarkerCreate"]
 
     def destroy_markers(self, marker_ids: list[str]) -> None:
         if marker_ids:

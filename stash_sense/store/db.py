@@ -3,74 +3,76 @@
 What it keeps, per scene:
 - raw per-frame signals of each analyzer with the model that made them (re-threshold without
   re-running a model);
-- `owned`: every tag, marker, studio and performer the plugin itself put on a scene. Rows move
-  pending -> committed around each Stash mutation and committed -> removing before a removal, so a
-  SIGKILL at any point is reconciled on the next run (see tagging/apply.py) and nothing the user
-  made is ever claimed or removed;
+- `owned`: every tag, marker, studio and performer the plugin itself put on a scene — read and
+  written through store/ledger.py, the one place that knows its states;
 - the scene's last status (analyzed / error with its reason) for the scene tab;
 - suggestions awaiting review, rejections and per-tag feedback counts.
-Every write is its own transaction; WAL lets a UI operation read while a task writes.
+Every write is its own transaction (nested units become savepoints); WAL lets a UI operation
+read while a task writes. The schema is versioned (store/schema.py) and migrated on open. The
+files are readable by their owner only.
 """
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import stat
 import time
 from typing import Any, Iterable, Sequence
 
 from ..errors import EnvironmentProblem
 from ..findings import Signal
+from .schema import migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS signals (
-  scene_id TEXT NOT NULL, analyzer TEXT NOT NULL, model_id TEXT NOT NULL,
-  frame_time REAL NOT NULL, span REAL NOT NULL, scores TEXT NOT NULL, data TEXT,
-  PRIMARY KEY (scene_id, analyzer, model_id, frame_time));
-CREATE TABLE IF NOT EXISTS runs (
-  scene_id TEXT NOT NULL, analyzer TEXT NOT NULL, model_id TEXT NOT NULL, source TEXT NOT NULL,
-  frames INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (scene_id, analyzer));
-CREATE TABLE IF NOT EXISTS owned (
-  scene_id TEXT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}',
-  state TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (scene_id, kind, ref));
-CREATE TABLE IF NOT EXISTS scene_status (
-  scene_id TEXT PRIMARY KEY, state TEXT NOT NULL, reason TEXT, models TEXT NOT NULL DEFAULT '[]',
-  updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS suggestions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, scene_id TEXT NOT NULL, kind TEXT NOT NULL,
-  key TEXT NOT NULL, name TEXT NOT NULL, category TEXT NOT NULL, analyzer TEXT NOT NULL,
-  confidence REAL NOT NULL, target_id TEXT, segments TEXT NOT NULL DEFAULT '[]',
-  markers INTEGER NOT NULL DEFAULT 0, aliases TEXT NOT NULL DEFAULT '[]',
-  status TEXT NOT NULL, updated_at REAL NOT NULL, UNIQUE (scene_id, kind, key));
-CREATE TABLE IF NOT EXISTS feedback (
-  kind TEXT NOT NULL, key TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0,
-  rejected INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, key));
-"""
+FILE_NAME = "stash_sense.sqlite"
+
+
+def _private(path: str, mode: int) -> None:
+    """Owner-only access to what the plugin writes (face crops and embeddings live here too)."""
+    try:
+        if os.path.exists(path) and os.stat(path).st_uid == os.geteuid() and \
+                stat.S_IMODE(os.stat(path).st_mode) != mode:
+            os.chmod(path, mode)
+    except (OSError, AttributeError):      # AttributeError: no geteuid (Windows)
+        pass
+
+
+def private_dir(path: str) -> str:
+    """Create `path` (and parents) readable by the owner only; tighten it if it exists."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    _private(path, 0o700)
+    return path
 
 
 class Store:
     def __init__(self, path: str):
         self.path = path
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            private_dir(os.path.dirname(os.path.abspath(path)))
+            if not os.path.exists(path):
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            migrate(self.db, path)
+            for suffix in ("", "-wal", "-shm"):
+                _private(path + suffix, 0o600)
         except (OSError, sqlite3.Error) as exc:
             raise EnvironmentProblem(f"cannot open the Stash Sense store at {path}: {exc}. "
                                      "Check the dataDir setting and its permissions") from None
+        self._depth = 0
 
     @classmethod
     def in_dir(cls, data_dir: str) -> "Store":
-        return cls(os.path.join(data_dir, "stash_sense.sqlite"))
+        return cls(os.path.join(data_dir, FILE_NAME))
 
     def close(self) -> None:
         self.db.close()
 
-    def tx(self):
-        return _Tx(self.db)
+    def tx(self) -> "_Tx":
+        """One unit of work. Nested units are savepoints of the outer one: they commit with it."""
+        return _Tx(self)
 
     # -- raw signals ----------------------------------------------------------------------------
     def save_signals(self, scene_id: str, analyzer: str, model_id: str, source: str,
@@ -105,49 +107,55 @@ class Store:
                                       item.pop("score"), item))
         return signals
 
-    def run_of(self, scene_id: str, analyzer: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM runs WHERE scene_id=? AND analyzer=?",
-                               (scene_id, analyzer)).fetchone()
-
-    # -- what the plugin wrote ------------------------------------------------------------------
-    def owned(self, scene_id: str, kind: str | None = None) -> list[sqlite3.Row]:
-        if kind:
-            return list(self.db.execute("SELECT * FROM owned WHERE scene_id=? AND kind=?",
-                                        (scene_id, kind)))
-        return list(self.db.execute("SELECT * FROM owned WHERE scene_id=?", (scene_id,)))
-
-    def owned_scene_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT scene_id FROM owned ORDER BY 1")]
-
-    def set_owned(self, scene_id: str, kind: str, refs: Iterable[str], state: str,
-                  detail: dict | None = None) -> None:
-        now = time.time()
-        with self.tx():
-            for ref in refs:
-                self.db.execute(
-                    "INSERT INTO owned VALUES (?,?,?,?,?,?) ON CONFLICT(scene_id, kind, ref) "
-                    "DO UPDATE SET state=excluded.state, detail=CASE WHEN excluded.detail='{}' "
-                    "THEN owned.detail ELSE excluded.detail END",
-                    (scene_id, kind, str(ref), json.dumps(detail or {}), state, now))
-
-    def drop_owned(self, scene_id: str, kind: str, refs: Iterable[str]) -> None:
-        with self.tx():
-            self.db.executemany("DELETE FROM owned WHERE scene_id=? AND kind=? AND ref=?",
-                                [(scene_id, kind, str(r)) for r in refs])
-
     # -- scene status ---------------------------------------------------------------------------
     def set_status(self, scene_id: str, state: str, reason: str | None = None,
-                   models: Sequence[str] = ()) -> None:
+                   models: Sequence[str] = (), scene_created_at: str | None = None) -> None:
         with self.tx():
-            self.db.execute("INSERT OR REPLACE INTO scene_status VALUES (?,?,?,?,?)",
-                            (scene_id, state, reason, json.dumps(list(models)), time.time()))
+            self.db.execute(
+                "INSERT INTO scene_status (scene_id, state, reason, models, updated_at, "
+                "scene_created_at) VALUES (?,?,?,?,?,?) ON CONFLICT(scene_id) DO UPDATE SET "
+                "state=excluded.state, reason=excluded.reason, models=excluded.models, "
+                "updated_at=excluded.updated_at, scene_created_at=COALESCE("
+                "excluded.scene_created_at, scene_status.scene_created_at)",
+                (scene_id, state, reason, json.dumps(list(models)), time.time(),
+                 scene_created_at))
 
     def status(self, scene_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM scene_status WHERE scene_id=?", (scene_id,)).fetchone()
         if row is None:
             return None
         return {"state": row["state"], "reason": row["reason"],
-                "models": json.loads(row["models"]), "updated_at": row["updated_at"]}
+                "models": json.loads(row["models"]), "updated_at": row["updated_at"],
+                "scene_created_at": row["scene_created_at"]}
+
+    # -- forgetting (Clean up) ------------------------------------------------------------------
+    SCENE_TABLES = ("signals", "runs", "owned", "scene_status", "suggestions", "rejected_spans",
+                    "queued", "rejected_objects")
+
+    def scene_ids_with_data(self) -> set[str]:
+        ids: set[str] = set()
+        for table in self.SCENE_TABLES + tuple(self.extra_scene_tables()):
+            ids |= {str(r[0]) for r in self.db.execute(f"SELECT DISTINCT scene_id FROM {table}")}
+        return ids
+
+    def extra_scene_tables(self) -> list[str]:
+        """Tables other modules add (faces, embeddings) that are keyed by scene_id too."""
+        known = set(self.SCENE_TABLES)
+        out = []
+        for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            if name in known or name.startswith("sqlite_"):
+                continue
+            columns = {r[1] for r in self.db.execute(f"PRAGMA table_info({name})")}
+            if "scene_id" in columns:
+                out.append(name)
+        return out
+
+    def forget_scene(self, scene_id: str) -> None:
+        """Everything the store knows about one scene (it was deleted in Stash, or its id now
+        belongs to another scene). Feedback counts stay: they are about tags, not scenes."""
+        with self.tx():
+            for table in self.SCENE_TABLES + tuple(self.extra_scene_tables()):
+                self.db.execute(f"DELETE FROM {table} WHERE scene_id=?", (scene_id,))
 
     # -- feedback -------------------------------------------------------------------------------
     def count_feedback(self, kind: str, key: str, accepted: int = 0, rejected: int = 0) -> None:
@@ -167,21 +175,6 @@ class Store:
 
 
     # -- suggestions (reviewed in the scene tab) -----------------------------------------------
-    def replace_open_suggestions(self, scene_id: str, findings: Sequence[Any]) -> None:
-        """The scene's open suggestions become `findings`; decided ones (accepted/rejected) stay."""
-        now = time.time()
-        with self.tx():
-            self.db.execute("DELETE FROM suggestions WHERE scene_id=? AND status='open'", (scene_id,))
-            for f in findings:
-                self.db.execute(
-                    "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, "
-                    "confidence, target_id, segments, markers, aliases, status, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,'open',?) ON CONFLICT(scene_id, kind, key) DO "
-                    "NOTHING",
-                    (scene_id, f.kind, f.key, f.name, f.category, f.analyzer, f.confidence,
-                     f.target_id, json.dumps([s.as_dict() for s in f.segments]), int(f.markers),
-                     json.dumps(list(f.aliases)), now))
-
     def suggestions(self, scene_id: str, status: str | None = None) -> list[sqlite3.Row]:
         query = "SELECT * FROM suggestions WHERE scene_id=?"
         args: list[Any] = [scene_id]
@@ -189,6 +182,12 @@ class Store:
             query += " AND status=?"
             args.append(status)
         return list(self.db.execute(query + " ORDER BY category, confidence DESC", args))
+
+    def drop_applied_suggestions(self, scene_id: str) -> None:
+        """After an Undo: what was applied is no longer on the scene (decided rows stay)."""
+        with self.tx():
+            self.db.execute("DELETE FROM suggestions WHERE scene_id=? AND status='applied'",
+                            (scene_id,))
 
     def suggestion(self, suggestion_id: int) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM suggestions WHERE id=?", (suggestion_id,)).fetchone()
@@ -283,13 +282,26 @@ class Store:
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    def __init__(self, store: Store):
+        self.store = store
 
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
+    def __enter__(self) -> sqlite3.Connection:
+        store = self.store
+        if store._depth == 0:
+            store.db.execute("BEGIN IMMEDIATE")
+        else:
+            store.db.execute(f"SAVEPOINT tx{store._depth}")
+        store._depth += 1
+        return store.db
 
-    def __exit__(self, exc_type, *_):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type, *_) -> bool:
+        store = self.store
+        store._depth -= 1
+        if store._depth == 0:
+            store.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        elif exc_type:
+            store.db.execute(f"ROLLBACK TO tx{store._depth}")
+            store.db.execute(f"RELEASE tx{store._depth}")
+        else:
+            store.db.execute(f"RELEASE tx{store._depth}")
         return False

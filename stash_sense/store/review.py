@@ -14,20 +14,10 @@ from typing import Any
 
 from .db import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS rejected_spans (
-  scene_id TEXT NOT NULL, key TEXT NOT NULL, seconds REAL NOT NULL, end_seconds REAL,
-  created_at REAL NOT NULL, PRIMARY KEY (scene_id, key, seconds));
-CREATE TABLE IF NOT EXISTS queued (
-  scene_id TEXT PRIMARY KEY, job_id TEXT, queued_at REAL NOT NULL);
-"""
-
-
 class ReviewMemory:
     def __init__(self, store: Store):
         self.store = store
-        self.db = store.db
-        self.db.executescript(SCHEMA)
+        self.db = store.db                 # tables: store/schema.py
 
     # -- markers the user rejected --------------------------------------------------------------
     def reject_span(self, scene_id: str, key: str, seconds: float, end_seconds: float | None) -> None:

@@ -4,8 +4,13 @@ Rules that protect the user's data, all decided here and nowhere else:
 - only tags, markers, studios and performers the plugin recorded as its own are ever removed;
 - something the user already has is never added again or claimed;
 - something we added that the user has since removed counts as a rejection and is not re-added;
-- a rejected suggestion is never proposed again for that scene, and a marker the user deleted or
-  tagged Incorrect is never created again there;
+- a rejected suggestion is never proposed again for that scene — by its name and by the Stash tag
+  it landed on (two findings that map to one user tag stay removed) — and a marker the user
+  deleted or tagged Incorrect is never created again there;
+- a marker of ours that the user edited in any way (title, times, primary tag, tags) is theirs:
+  released, never deleted, and no marker of that tag is made over its stretch again;
+- a tag of ours that no longer exists was deleted or merged by the user: forgotten (merged: the
+  finding follows it to the merge target, tagging/tags.py), never counted as a rejection;
 - what the user accepted stays, even when a later run no longer finds it;
 - review mode writes nothing but the workflow tags: findings become suggestions and nothing is
   removed (except a marker the user tagged Incorrect);
@@ -20,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Mapping, Sequence
 
 from ..feedback import feedback_key
-from ..findings import Finding, Segment
+from ..findings import Finding
 from ..settings import Settings
-from .state import Owned, SceneState
+from .state import Marker, Owned, SceneState
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Plan:
     remove_performer_ids: list[str] = field(default_factory=list)
     suggestions: list[Finding] = field(default_factory=list)
     forget: list[tuple[str, str, dict]] = field(default_factory=list)  # (kind, ref, detail)
+    release: list[tuple[str, str, dict]] = field(default_factory=list)  # theirs now, no rejection
+    drop: list[tuple[str, str]] = field(default_factory=list)  # forget silently (tag deleted)
     notes: list[str] = field(default_factory=list)
     applied: list[Finding] = field(default_factory=list)
 
@@ -97,12 +104,15 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
               incorrect_tag_id: str | None = None,
               raised_thresholds: Mapping[str, float] | None = None,
               accepted: AbstractSet[tuple[str, str]] = frozenset(),
-              rejected_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Plan:
+              rejected_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+              rejected_tag_ids: AbstractSet[str] = frozenset()) -> Plan:
     """tag_ids: lower-cased tag name or alias -> existing Stash tag id (lookups done beforehand).
     rejected: (kind, key) rejected on this scene; accepted: (kind, key) the user accepted;
-    rejected_spans: tag key -> [(start, end)] of markers the user deleted or marked Incorrect."""
+    rejected_spans: tag key -> [(start, end)] of markers the user deleted or marked Incorrect;
+    rejected_tag_ids: Stash tags the user took off this scene after the plugin put them there."""
     plan = Plan(scene_id=scene.id)
     raised = raised_thresholds or {}
+    gone = {tid: dest for tid, dest in owned.gone_tags.items() if tid not in scene.tag_ids}
 
     def tag_id_of(f: Finding) -> str | None:
         for name in (f.name, *f.aliases):
@@ -111,7 +121,8 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
         return None
 
     # What the user undid since the last run counts now, not only from the next run on.
-    removed_tag_ids = {tid for tid in owned.tags if tid not in scene.tag_ids}
+    removed_tag_ids = {tid for tid in owned.tags if tid not in scene.tag_ids and tid not in gone}
+    rejected_tag_ids = set(rejected_tag_ids) | removed_tag_ids
     rejected = set(rejected)
     rejected |= {("tag", _key(d)) for tid, d in owned.tags.items() if tid in removed_tag_ids}
     rejected |= {("studio", sid) for sid in owned.studio if scene.studio_id != sid}
@@ -119,15 +130,18 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     spans: dict[str, list[tuple[float, float]]] = {k: list(v) for k, v in
                                                    (rejected_spans or {}).items()}
     undone_markers: dict[str, dict] = {}
+    edited_markers: dict[str, dict] = {}
     for mid, detail in owned.markers.items():
         marker = scene.marker(mid)
         incorrect = (marker is not None and incorrect_tag_id is not None
                      and incorrect_tag_id in marker.tag_ids)
         if marker is None or incorrect:
             undone_markers[mid] = {**detail, "incorrect": True} if incorrect else detail
-            if detail.get("seconds") is not None:
-                spans.setdefault(_key(detail), []).append(
-                    (float(detail["seconds"]), float(detail.get("end_seconds") or detail["seconds"])))
+            _add_span(spans, detail)
+        elif edited(marker, detail):
+            edited_markers[mid] = detail
+    for detail in [*owned.released.values(), *edited_markers.values()]:
+        _add_span(spans, detail)                     # theirs now: nothing of ours over it
 
     wanted_tags: set[str] = set()
     wanted_markers: set[str] = set()
@@ -138,7 +152,7 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
         if f.kind == "performer" and str(f.target_id) in scene.performer_ids:
             continue                                       # already on the scene: nothing to do
         tid = tag_id_of(f) if f.kind == "tag" else None
-        if tid is not None and tid in removed_tag_ids:
+        if tid is not None and tid in rejected_tag_ids:
             continue                                       # removed by the user under an alias
         verdict = decide(f, settings, raised, accepted)
         if verdict == "drop":
@@ -160,12 +174,19 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
         return key not in applied_keys and (settings.reviewMode or ("tag", key) in accepted)
 
     for tid, detail in owned.tags.items():
-        if tid in removed_tag_ids:
+        if tid in gone:
+            if gone[tid] is not None:                      # merged into another tag: theirs
+                plan.release.append(("tag", tid, {**detail, "merged_into": gone[tid]}))
+            else:
+                plan.drop.append(("tag", tid))             # the tag was deleted in Stash
+        elif tid in removed_tag_ids:
             plan.forget.append(("tag", tid, detail))       # the user removed our tag
         elif tid not in wanted_tags and not kept(detail):
             plan.remove_tag_ids.append(tid)                # ours, no longer found
     for mid, detail in owned.markers.items():
-        if mid in undone_markers:
+        if mid in edited_markers:
+            plan.release.append(("marker", mid, detail))
+        elif mid in undone_markers:
             if scene.marker(mid) is not None:
                 plan.delete_marker_ids.append(mid)         # tagged Incorrect: it goes
             plan.forget.append(("marker", mid, undone_markers[mid]))
@@ -206,8 +227,14 @@ def plan_reject(scene: SceneState, kind: str, key: str, owned: Owned) -> Plan:
     if kind == "tag":
         plan.remove_tag_ids = [tid for tid, d in owned.tags.items()
                                if _key(d) == key and tid in scene.tag_ids]
-        plan.delete_marker_ids = [mid for mid, d in owned.markers.items()
-                                  if _key(d) == key and scene.marker(mid) is not None]
+        for mid, d in owned.markers.items():
+            marker = scene.marker(mid)
+            if _key(d) != key or marker is None:
+                continue
+            if edited(marker, d):
+                plan.release.append(("marker", mid, d))    # the user's now: it stays
+            else:
+                plan.delete_marker_ids.append(mid)
     elif kind == "studio":
         if key in owned.studio and scene.studio_id == key:
             plan.clear_studio_id = key
@@ -215,6 +242,48 @@ def plan_reject(scene: SceneState, kind: str, key: str, owned: Owned) -> Plan:
         if key in owned.performers and key in scene.performer_ids:
             plan.remove_performer_ids = [key]
     return plan
+
+
+def plan_undo(scene: SceneState, owned: Owned) -> Plan:
+    """Take back everything the plugin owns on the scene and that is still there as it wrote it;
+    a marker the user edited is theirs and stays."""
+    plan = Plan(scene_id=scene.id)
+    plan.remove_tag_ids = [t for t in owned.tags if t in scene.tag_ids]
+    for mid, detail in owned.markers.items():
+        marker = scene.marker(mid)
+        if marker is None:
+            continue
+        if edited(marker, detail):
+            plan.release.append(("marker", mid, detail))
+        else:
+            plan.delete_marker_ids.append(mid)
+    plan.clear_studio_id = next((s for s in owned.studio if scene.studio_id == s), None)
+    plan.remove_performer_ids = [p for p in owned.performers if p in scene.performer_ids]
+    return plan
+
+
+def edited(marker: Marker, detail: dict) -> bool:
+    """Has the user changed this marker since the plugin made it? Any field counts: title,
+    times, primary tag, tags. (Rows from before titles were recorded compare what they have.)"""
+    if "tag_id" in detail and str(detail["tag_id"]) != marker.tag_id:
+        return True
+    if "seconds" in detail and abs(float(detail["seconds"]) - marker.seconds) > 0.01:
+        return True
+    if "end_seconds" in detail:
+        end = detail["end_seconds"]
+        if (end is None) != (marker.end_seconds is None) or (
+                end is not None and abs(float(end) - float(marker.end_seconds or 0)) > 0.01):
+            return True
+    if "title" in detail and str(detail["title"]) != marker.title:
+        return True
+    return set(map(str, detail.get("tag_ids", []))) != set(marker.tag_ids) if (
+        "tag_ids" in detail) else bool(marker.tag_ids)
+
+
+def _add_span(spans: dict[str, list[tuple[float, float]]], detail: dict) -> None:
+    if detail.get("seconds") is not None:
+        spans.setdefault(_key(detail), []).append(
+            (float(detail["seconds"]), float(detail.get("end_seconds") or detail["seconds"])))
 
 
 def _key(detail: dict) -> str:
@@ -268,7 +337,3 @@ def _plan_markers(plan: Plan, scene: SceneState, f: Finding, tid: str | None,
             continue
         plan.create_markers.append(MarkerSpec(f.name, f.aliases, f.name,
                                               round(seg.start, 3), round(seg.end, 3)))
-
-
-def segments_of(detail: dict) -> list[Segment]:
-    return [Segment(s["start"], s["end"], s.get("score", 0.0)) for s in detail.get("segments", [])]

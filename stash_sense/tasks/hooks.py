@@ -5,6 +5,9 @@ they load no model, make at most a few small requests and return.
   Sprites do not exist yet at that moment (Stash generates them after the hook), so nothing is
   analyzed now: the "Tag TagMe scenes" batch picks the scene up later.
 - Scene.Update.Post: when the user adds TagMe to a scene, a "Tag one scene" task is queued.
+- Tag.Merge.Post: the user merged tags; the ledger notes where each source went, so a finding
+  the plugin wrote as a tag that was merged away follows it to the merge target (no new tag
+  beside it, no rejection). No Stash request is made.
 
 Loop guard. Every scene update Stash Sense makes carries clientMutationId "stash_sense"
 (stash/api.py) and Stash hands that input to the hook, so the plugin's own updates — the TagMe the
@@ -39,7 +42,7 @@ def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
         if tags_set_or_added(context, scene_id) is None:
             return _result(kind, scene_id, "ignored", "no tags were added")
         return None
-    if kind == "Scene.Create.Post":
+    if kind in ("Scene.Create.Post", "Tag.Merge.Post"):
         return None
     return _result(kind, scene_id, "ignored", f"Stash Sense does not handle {kind or 'this hook'}")
 
@@ -63,6 +66,8 @@ def hook(ctx) -> dict[str, Any]:
     scene_id = str(context["id"])
     if context.get("type") == "Scene.Create.Post":
         return scene_created(ctx, scene_id)
+    if context.get("type") == "Tag.Merge.Post":
+        return tags_merged(ctx, context)
     return scene_updated(ctx, scene_id, context)
 
 
@@ -99,8 +104,12 @@ def scene_created(ctx, scene_id: str) -> dict[str, Any]:
     settings = ctx.settings
     if not settings.autoTagNew:
         return _result(kind, scene_id, "ignored", "autoTagNew is off")
-    tagme = TagResolver(ctx.api, settings.parentTag).ensure(settings.tagMeTag, under_parent=False)
-    ctx.api.update_scene_tags([scene_id], [tagme], "ADD")      # our own update: its hook ignores it
+    from ..store.ledger import Ledger  # noqa: PLC0415
+    from ..tagging.apply import Writer  # noqa: PLC0415
+    ledger = Ledger(ctx.store)
+    resolver = TagResolver(ctx.api, settings.parentTag, ledger)
+    tagme = resolver.ensure(settings.tagMeTag, under_parent=False)
+    Writer(ctx.api, ctx.store, resolver, ledger).workflow(scene_id, [tagme], [])  # own update
     ReviewMemory(ctx.store).mark_queued(scene_id, None)          # waiting for the batch
     log.info(f"scene {scene_id}: new scene marked {settings.tagMeTag}; the batch task tags it "
              "once its sprite exists")
@@ -133,6 +142,19 @@ def scene_updated(ctx, scene_id: str, context: dict[str, Any]) -> dict[str, Any]
     memory.mark_queued(scene_id, job_id)
     log.info(f"scene {scene_id}: {settings.tagMeTag} added; analysis queued as job {job_id}")
     return {**_result(kind, scene_id, "queued", f"{settings.tagMeTag} added"), "job_id": job_id}
+
+
+def tags_merged(ctx, context: dict[str, Any]) -> dict[str, Any]:
+    from ..store.ledger import Ledger  # noqa: PLC0415
+    data = context.get("input") or {}
+    destination = str(data.get("destination") or context.get("id") or "")
+    sources = [str(s) for s in data.get("source") or [] if str(s) != destination]
+    if not destination or not sources:
+        return _result("Tag.Merge.Post", destination, "ignored", "no source tags in the input")
+    Ledger(ctx.store).record_merge(sources, destination)
+    log.info(f"tags {', '.join(sources)} merged into {destination}: Stash Sense follows them")
+    return {"hook": "Tag.Merge.Post", "tag_id": destination, "action": "recorded",
+            "reason": f"{len(sources)} tag(s) merged"}
 
 
 def _input_for(context: dict[str, Any], scene_id: str) -> Any:

@@ -22,11 +22,13 @@ from ..errors import SettingsError, StashSenseError
 from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
 from ..findings import Finding, Segment
 from ..stash.light import standalone
+from ..store.ledger import Kind, Ledger
 from ..store.review import ReviewMemory
-from ..tagging.apply import Writer, reconcile
+from ..tagging.apply import Writer
 from ..tagging.plan import Plan, plan_accept, plan_reject
 from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
+from ..tagging.verify import check_database, reconcile
 
 TASK_NAME = "Tag one scene"        # the task the tab queues (stash_sense.yml), mode tag_scene
 UNDECIDED = ("open", "applied")    # what a category decision acts on
@@ -117,6 +119,9 @@ def _suggestion_dict(row, raised: dict[str, float]) -> dict[str, Any]:
 
 # ---- decisions ----------------------------------------------------------------------------------
 def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, Any]:
+    """Accept or reject `rows`. A rejection is recorded before anything is removed, so a
+    request cancelled half-way (the browser closed, the process killed) still counts and the
+    next run finishes the removal; an acceptance is recorded once it is written."""
     api, store, settings = ctx.api, ctx.store, ctx.settings
     rows = [r for r in rows if r["status"] != status]
     notes: list[str] = []
@@ -124,19 +129,29 @@ def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, A
         scene = api.find_scene(sid)
         if scene is None:
             raise SettingsError(f"scene {sid} does not exist in Stash")
+        ledger = Ledger(store)
+        check_database(api, ledger, store.path)
         state = SceneState.from_stash(scene)
-        reconcile(store, state)
-        writer = Writer(api, store, TagResolver(api, settings.parentTag))
+        reconcile(ledger, state)
+        writer = Writer(api, store, TagResolver(api, settings.parentTag, ledger), ledger)
         if status == "accepted":
             decided = _accept(writer, state, rows, ctx, notes, strict)
+            for row in decided:
+                store.decide(row["id"], status)
         else:
-            _reject(writer, state, rows)
+            owned = Owned.from_rows(ledger.rows(sid))
+            for row in rows:
+                with store.tx():
+                    store.decide(row["id"], status)
+                    if row["kind"] == "tag":
+                        for tid, detail in owned.tags.items():
+                            if str(detail.get("name") or "").lower() == row["key"]:
+                                ledger.reject_object(sid, Kind.TAG, tid)
+            _reject(writer, state, rows, owned)
             decided = rows
-        for row in decided:
-            store.decide(row["id"], status)
         log.info(f"scene {sid}: {status} " + ", ".join(f"{r['kind']} {r['name']!r}" for r in decided))
         if not store.suggestions(sid, "open"):
-            _drop_review_tag(api, scene, settings.reviewTag)
+            _drop_review_tag(writer, scene, settings.reviewTag)
     return status_payload(ctx, sid, notes)
 
 
@@ -149,29 +164,33 @@ def _accept(writer: Writer, state: SceneState, rows: list, ctx, notes: list[str]
     if plan.notes and strict:
         raise ReviewConflict(f"scene {state.id}: {plan.notes[0]}")
     notes.extend(plan.notes)
-    writer.apply(plan, sync_suggestions=False)
+    for f in findings:                           # changed their mind: the object is welcome again
+        tid = known.get(f.name.lower()) if f.kind == "tag" else None
+        if tid:
+            writer.ledger.unreject_object(state.id, Kind.TAG, tid)
+    writer.apply(plan, state, sync_suggestions=False)
     applied = {(f.kind, f.key) for f in plan.applied}
     return [r for r, f in zip(rows, findings) if (f.kind, f.key) in applied]
 
 
-def _reject(writer: Writer, state: SceneState, rows: list) -> None:
-    owned = Owned.from_rows(writer.store.owned(state.id))
+def _reject(writer: Writer, state: SceneState, rows: list, owned: Owned) -> None:
     plan = Plan(scene_id=state.id)
     for row in rows:
         part = plan_reject(state, row["kind"], row["key"], owned)
         plan.remove_tag_ids += [t for t in part.remove_tag_ids if t not in plan.remove_tag_ids]
         plan.delete_marker_ids += part.delete_marker_ids
+        plan.release += part.release
         plan.clear_studio_id = plan.clear_studio_id or part.clear_studio_id
         plan.remove_performer_ids += part.remove_performer_ids
-    if plan.changes_stash:
-        writer.apply(plan, sync_suggestions=False)
+    if plan.changes_stash or plan.release:
+        writer.apply(plan, state, sync_suggestions=False)
 
 
-def _drop_review_tag(api, scene: dict, review_name: str) -> None:
+def _drop_review_tag(writer: Writer, scene: dict, review_name: str) -> None:
     tag = next((t for t in scene.get("tags") or []
                 if str(t["name"]).lower() == review_name.lower()), None)
     if tag is not None:
-        api.update_scene_tags([str(scene["id"])], [str(tag["id"])], "REMOVE")
+        writer.workflow(str(scene["id"]), [], [str(tag["id"])])
 
 
 def finding_of(row) -> Finding:

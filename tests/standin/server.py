@@ -60,6 +60,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class AbortRequest(Exception):
+    """Raised by an ``on_mutation`` callback: the request is dropped before Stash executes it."""
+
+
 class FakeStash(StashData):
     """In-memory Stash + GraphQL (real SDL) + HTTP server on 127.0.0.1:<random port>."""
 
@@ -86,6 +90,9 @@ class FakeStash(StashData):
         self.on_run_plugin_task: Callable[[dict, str | None], None] | None = None
         self.on_run_plugin_operation: Callable[[dict, str | None], object] | None = None
         self.on_hook: Callable[[dict, list], None] | None = None
+        # called for every mutation request with ("before" | "after", record): a kill sweep stops
+        # the plugin there (raising AbortRequest before = the request never reached Stash)
+        self.on_mutation: Callable[[str, dict], None] | None = None
         # auth: every minted cookie -> the (plugin_id, hook_type) pairs it has visited
         self.session_cookie_value = secrets.token_urlsafe(32)
         self._cookies: dict[str, list] = {self.session_cookie_value: []}
@@ -210,6 +217,13 @@ class FakeStash(StashData):
                   "fields": [], "errors": [], "data": None}
         self.requests.append(record)
         errors, code, result = self._prepare(payload, query, record)
+        is_mutation = isinstance(query, str) and query.lstrip().startswith("mutation")
+        if not errors and is_mutation and self.on_mutation is not None:
+            try:
+                self.on_mutation("before", record)
+            except AbortRequest:
+                record["aborted"] = True
+                return 503, {"errors": [{"message": "aborted by the test"}], "data": None}
         if not errors:
             ctx = RequestContext(self, base_url, cookie, self.visited_hooks(cookie))
             with self.lock:
@@ -226,6 +240,8 @@ class FakeStash(StashData):
             self.schema_violations.append(record)
             return (400 if code == "BAD_REQUEST" else 422), {"errors": record["errors"], "data": None}
         self._collect_internal(errors, record)
+        if is_mutation and self.on_mutation is not None:
+            self.on_mutation("after", record)
         response = {"data": record["data"]}
         if errors:
             response["errors"] = record["errors"]

@@ -251,6 +251,39 @@ class StashState:
                     rec[key].remove(tag_id)
         return True
 
+    @locked
+    def merge_tags(self, source, destination) -> dict:
+        """tagsMerge (pkg/sqlite/tag.go Merge): every reference to a source tag — scenes, marker
+        primary tags and marker tags, performers, studios, child tags — moves to the destination,
+        parents are united, then the sources are deleted. Stash adds no alias."""
+        dest = self._get(self.tags, destination, "tag")
+        sources = [str(s) for s in source if str(s) != dest["id"]]
+        for s in sources:
+            self._get(self.tags, s, "tag")
+        for rec in [*self.scenes.values(), *self.scene_markers.values(),
+                    *self.studios.values(), *self.performers.values()]:
+            if any(s in rec.get("tag_ids", ()) for s in sources):
+                rec["tag_ids"] = _dedupe([dest["id"] if t in sources else t
+                                          for t in rec["tag_ids"]])
+                rec["updated_at"] = self.now()
+        for m in self.scene_markers.values():
+            if m["primary_tag_id"] in sources:
+                m["primary_tag_id"] = dest["id"]
+                m["updated_at"] = self.now()
+            m["tag_ids"] = [t for t in m["tag_ids"] if t != m["primary_tag_id"]]
+        parents = list(dest["parent_ids"])
+        for s in sources:
+            parents += [p for p in self.tags[s]["parent_ids"] if p != dest["id"]]
+            for t in self.tags.values():
+                if s in t["parent_ids"]:
+                    moved = [dest["id"] if p == s else p for p in t["parent_ids"]]
+                    t["parent_ids"] = _dedupe([p for p in moved if p != t["id"]])
+        dest["parent_ids"] = [p for p in _dedupe(parents) if p not in sources]
+        for s in sources:
+            del self.tags[s]
+        dest["updated_at"] = self.now()
+        return dest
+
     def tag_children(self, tag_id: str) -> list[str]:
         return [t["id"] for t in self.tags.values() if tag_id in t["parent_ids"]]
 

@@ -1,0 +1,95 @@
+"""The store: a schema version with ordered migrations (an install from the first release keeps its
+data), nested units of work, and the ledger's rows."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from stash_sense.errors import EnvironmentProblem
+from stash_sense.store import Store
+from stash_sense.store.ledger import Kind, Ledger, State, owner_alive, this_process
+from stash_sense.store.schema import LATEST, V1
+
+FIRST_RELEASE_ROWS = [
+    "INSERT INTO owned VALUES ('7', 'tag', '12', '{\"name\": \"Pool\", \"category\": \"location\"}',"
+    " 'committed', 1.0)",
+    "INSERT INTO owned VALUES ('7', 'marker', '30', '{\"name\": \"Pool\", \"tag_id\": \"12\","
+    " \"seconds\": 10.0, \"end_seconds\": 60.0}', 'committed', 1.0)",
+    "INSERT INTO scene_status VALUES ('7', 'analyzed', NULL, '[\"open_clip:ViT-B-32/x\"]', 5.0)",
+    "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, confidence, status,"
+    " updated_at) VALUES ('7', 'tag', 'beach', 'Beach', 'location', 'clip', 0.4, 'rejected', 2.0)",
+    "INSERT INTO feedback VALUES ('tag', 'beach', 0, 1)",
+    "INSERT INTO rejected_spans VALUES ('7', 'pool', 100.0, 130.0, 3.0)",
+]
+
+
+def first_release_store(path):
+    """A store exactly as the first release left it: its tables, no schema version."""
+    db = sqlite3.connect(path)
+    db.executescript(V1)
+    for statement in FIRST_RELEASE_ROWS:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def test_a_store_from_the_first_release_is_migrated_and_keeps_its_data(tmp_path):
+    path = tmp_path / "stash_sense.sqlite"
+    first_release_store(path)
+    store = Store(str(path))
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    rows = {(r.kind, r.ref): r for r in Ledger(store).rows("7")}
+    assert rows[(Kind.TAG, "12")].state == State.COMMITTED
+    assert rows[(Kind.TAG, "12")].detail["name"] == "Pool" and rows[(Kind.TAG, "12")].identity == {}
+    assert rows[(Kind.MARKER, "30")].detail["seconds"] == 10.0
+    assert Ledger(store).tag_for("pool") == "12"          # followed by id from now on
+    assert store.status("7")["models"] == ["open_clip:ViT-B-32/x"]
+    assert store.rejected_keys("7") == {("tag", "beach")}
+    assert store.feedback() == {("tag", "beach"): (0, 1)}
+    store.close()
+    again = Store(str(path))                                # a second open changes nothing
+    assert len(Ledger(again).rows("7")) == 2
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(str(path)).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    with pytest.raises(EnvironmentProblem, match="newer Stash Sense"):
+        Store(str(path))
+
+
+def test_nested_units_of_work_commit_with_the_outer_one(tmp_path):
+    store = Store(str(tmp_path / "s.sqlite"))
+    with pytest.raises(RuntimeError):
+        with store.tx():
+            store.count_feedback("tag", "a", accepted=1)        # its own unit, nested
+            raise RuntimeError("the outer unit fails")
+    assert store.feedback() == {}
+    with store.tx():
+        store.count_feedback("tag", "a", accepted=1)
+        with pytest.raises(RuntimeError):
+            with store.tx():
+                store.count_feedback("tag", "b", accepted=1)
+                raise RuntimeError("only the inner unit fails")
+    assert store.feedback() == {("tag", "a"): (1, 0)}
+
+
+def test_ledger_rows_are_whole_and_owned_by_their_writer(tmp_path):
+    store = Store(str(tmp_path / "s.sqlite"))
+    ledger = Ledger(store)
+    ledger.put("1", Kind.TAG, ["5"], State.PENDING, {"name": "Red"})
+    ledger.drop("1", Kind.TAG, ["5"])                     # another process settled it meanwhile
+    ledger.put("1", Kind.TAG, ["5"], State.COMMITTED, {"name": "Red"}, {"target": "t"})
+    [row] = ledger.rows("1")
+    assert row.detail == {"name": "Red"} and row.state == State.COMMITTED and row.owner is None
+    ledger.put("1", Kind.TAG, ["5"], State.REMOVING)
+    [row] = ledger.rows("1")
+    assert row.owner == this_process() and row.detail == {"name": "Red"}
+    assert not owner_alive(row.owner, row.changed_at)     # our own rows are never "another's"
+    assert not owner_alive("999999999:1", row.changed_at)  # a process that is gone
+    assert json.loads(store.db.execute("SELECT identity FROM owned").fetchone()[0]) == {"target": "t"}
