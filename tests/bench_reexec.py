@@ -14,7 +14,6 @@ Run: python -m tests.bench_reexec [runs]   (from the repository root)
 """
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
