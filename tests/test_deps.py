@@ -288,3 +288,34 @@ def test_the_install_task_stops_before_any_change_for_an_env_inside_the_plugins_
     assert "would be inside Stash's plugins folder" in run.error
     assert not os.path.exists(os.path.join(plugins, "env"))
     assert not (plugin_copy / POINTER_NAME).exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_stop_in_stash_also_stops_pip(tmp_path):
+    """Stash stops a task with SIGKILL of the plugin process alone; the pip it started must not go
+    on downloading gigabytes in the background."""
+    import signal
+    import time
+    pidfile = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    runner = ("import sys; from stash_sense.install.deps import run_step\n"
+              f"run_step((sys.executable, '-c', {child!r}), {{}}, print, '.')\n")
+    parent = subprocess.Popen([sys.executable, "-c", runner], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{pid}/stat") as stat_file:
+            if stat_file.read().split(") ")[1].startswith("Z"):
+                return                                   # exited; only the zombie entry remains
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the step's process outlived the killed plugin process")
