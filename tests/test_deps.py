@@ -319,3 +319,13 @@ def test_stop_in_stash_also_stops_pip(tmp_path):
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("the step's process outlived the killed plugin process")
+
+
+def test_a_python_without_venv_support_is_named_with_the_package_to_install(tmp_path):
+    request = _request(tmp_path)
+    plan = Plan(str(tmp_path / "env"), "python", TorchBuild.CPU, "test", (
+        Step(StepKind.CREATE_ENV, "create the environment", _script(
+            "import sys", "print('The virtual environment was not created successfully because "
+            "ensurepip is not available.')", "sys.exit(1)"), 1.0),))
+    with pytest.raises(deps.InstallFailed, match="apt-get install python3-venv"):
+        deps.execute(plan, request, lambda f: None)

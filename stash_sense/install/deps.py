@@ -27,6 +27,8 @@ from .plan import REQUIREMENTS_FILE, Plan, StepKind, env_state, plan_install, re
 
 Progress = Callable[[float], None]
 TAIL_LINES = 15
+VENV_HINT = (" This Python cannot create environments: install its venv module (Debian/Ubuntu: "
+             "apt-get install python3-venv), then run the task again.")
 
 
 class InstallFailed(EnvironmentProblem):
@@ -152,8 +154,10 @@ def execute(plan: Plan, request: InstallRequest, progress: Progress) -> dict:
         if step.kind is StepKind.VERIFY:
             verify_report = parse_verify(captured)
         elif code != 0:
+            hint = VENV_HINT if step.kind is StepKind.CREATE_ENV and \
+                any("ensurepip" in line for line in tail) else ""
             raise InstallFailed(f"{step.title} failed (exit status {code}); nothing else was "
-                                f"changed. Last output: {' | '.join(tail[-6:])}")
+                                f"changed.{hint} Last output: {' | '.join(tail[-6:])}")
         done += step.weight
         progress(done)
     failed = {part: r for part, r in verify_report.items() if not r.get("ok")}

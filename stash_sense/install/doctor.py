@@ -84,6 +84,11 @@ def check_python(settings: Settings, plugins_path: str) -> list[Check]:
     if pointer is None:
         checks.append(Check("environment", Status.WARN, "no dependency environment yet "
                             f"(it would go to {settings.envDir or default})", TASK))
+        if not (has_module("venv") and has_module("ensurepip")):
+            checks.append(Check("venv", Status.PROBLEM, "this Python cannot create an environment "
+                                "(no venv/ensurepip module)", "install it (Debian/Ubuntu: apt-get "
+                                "install python3-venv), or set Settings › System › Python "
+                                "executable path to a full Python 3.10+"))
     elif not os.path.isfile(pointer.python):
         checks.append(Check("environment", Status.PROBLEM, f"the environment {pointer.env} is gone "
                             f"({pointer.python} does not exist)", TASK))
