@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("stash_sense.cli.analyze", "analyze a local video file without Stash"),
     "models": ("stash_sense.cli.models", "list, download or verify the model weights"),
     "bench": ("stash_sense.cli.bench", "measure the speed of each analyzer and of the pipeline"),
+    "package": ("stash_sense.cli.package", "build the plugin source: index.yml + stash_sense.zip"),
+    "doctor": ("stash_sense.cli.doctor", "check the setup: Python, environment, device, ffmpeg, "
+                                         "analyzers, disk, Stash"),
+    "setup": ("stash_sense.cli.setup", "create or repair the dependency environment "
+                                       "(what the task Install or repair dependencies runs)"),
 }
 
 

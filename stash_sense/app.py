@@ -10,7 +10,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import log
-from .errors import SettingsError, StashSenseError
+from .errors import DependencyMissing, SettingsError, StashSenseError
 
 if TYPE_CHECKING:
     from .context import TaskContext
@@ -29,6 +29,8 @@ MODES: dict[str, str] = {
     "feedback_report": "stash_sense.tasks.review:feedback_report",
     "build_gallery": "stash_sense.tasks.gallery:build_gallery",
     "models": "stash_sense.tasks.models:models",
+    "install_deps": "stash_sense.tasks.setup:install_deps",
+    "doctor": "stash_sense.tasks.setup:doctor",
 }
 
 
@@ -56,6 +58,11 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     except StashSenseError as exc:
         log.error(str(exc))
         return {"error": str(exc)}
+    except ImportError as exc:   # a package not in this Python: name the task that installs it
+        message = str(DependencyMissing(exc.name or str(exc), "python -m pip install -r "
+                                        "requirements-plugin.txt"))
+        log.error(message)
+        return {"error": message}
     except Exception as exc:  # noqa: BLE001 - a bug: report it with a trace, never crash silently
         log.error(traceback.format_exc())
         return {"error": f"internal error ({type(exc).__name__}: {exc}); see Stash's log"}

@@ -30,7 +30,8 @@ class SettingsError(EnvironmentProblem):
 
 class DependencyMissing(EnvironmentProblem):
     def __init__(self, what: str, install: str):
-        super().__init__(f"{what} is not installed. Install it with: {install}")
+        super().__init__(f"{what} is not installed. In Stash, run the task \"Install or repair "
+                         f"dependencies\" (Settings › Tasks › Stash Sense); by hand: {install}")
         self.what = what
         self.install = install
 

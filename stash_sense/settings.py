@@ -15,6 +15,7 @@ from .errors import SettingsError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OCR_ENGINES = ("rapidocr", "paddleocr")
+TORCH_BUILDS = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Settings:
     reprocessTag: str = "StashSense_Reprocess"
     reviewTag: str = "StashSense_Review"
     incorrectTag: str = "StashSense_Incorrect"
+    envDir: str = ""             # "" -> stash_sense_env beside Stash's plugins folder (install/)
+    torchBuild: str = "auto"     # PyTorch build the dependency task installs: auto, cpu, cuda
     plugin_dir: str = field(default="", metadata={"internal": True})
 
     # ---- derived paths -------------------------------------------------------------------------
@@ -135,6 +138,9 @@ def _validate(s: Settings) -> None:
     if s.ocrEngine not in OCR_ENGINES:
         raise SettingsError(
             f"setting 'ocrEngine' must be one of {', '.join(OCR_ENGINES)}; got {s.ocrEngine!r}")
+    if s.torchBuild not in TORCH_BUILDS:
+        raise SettingsError(
+            f"setting 'torchBuild' must be one of {', '.join(TORCH_BUILDS)}; got {s.torchBuild!r}")
     if not s.analyzers:
         raise SettingsError("setting 'analyzers' is empty: name at least one analyzer, e.g. clip")
     if s.threshold > 1 or s.applyThreshold > 1 or s.suggestThreshold > 1:

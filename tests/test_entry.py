@@ -7,6 +7,7 @@ import sys
 import yaml
 
 from tests.e2e import configure, require_schema
+from tests.helpers.stash_manifest import assert_stash_loads
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
 from tests.standin.server import FakeStash
@@ -46,18 +47,7 @@ def test_library_output_on_stdout_never_corrupts_the_result(tmp_path):
 def test_manifest_uses_only_keys_stash_accepts():
     """Stash decodes the yml strictly: an unknown key silently drops the plugin."""
     manifest = yaml.safe_load(open(os.path.join(ROOT, "stash_sense.yml")))
-    assert set(manifest) <= {"name", "description", "url", "version", "interface", "exec", "errLog",
-                             "tasks", "hooks", "ui", "settings"}
-    assert manifest["interface"] == "raw"
-    assert manifest["exec"] == ["python", "{pluginDir}/stash_sense.py"]
-    op_keys = {"name", "description", "execArgs", "defaultArgs"}
-    for task in manifest["tasks"]:
-        assert set(task) <= op_keys and isinstance(task["defaultArgs"]["mode"], str)
-    for hook in manifest.get("hooks") or []:
-        assert set(hook) <= op_keys | {"triggeredBy"}
-    assert set(manifest.get("ui") or {}) <= {"requires", "csp", "javascript", "css", "assets"}
-    for spec in manifest["settings"].values():
-        assert set(spec) <= {"type", "displayName", "description"}
+    assert_stash_loads(manifest)
 
 
 def test_only_one_yml_in_the_plugin_folder():
