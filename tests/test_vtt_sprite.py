@@ -7,6 +7,7 @@ from PIL import Image
 from stash_sense.errors import FramesUnavailable
 from stash_sense.frames.sprite import decode_sprite, slice_tiles
 from stash_sense.frames.vtt import parse_vtt
+from tests.helpers.bad_files import jpeg_bomb, png_bomb
 
 
 def stash_vtt(duration: float, w: int = 160, h: int = 90, name: str = "abc_sprite.jpg") -> str:
@@ -72,3 +73,23 @@ def test_corrupt_jpeg_is_a_scene_error():
         decode_sprite(buf.getvalue()[: len(buf.getvalue()) // 3])
     with pytest.raises(FramesUnavailable, match="corrupt"):
         decode_sprite(b"not an image at all")
+
+
+@pytest.mark.parametrize("make", [lambda: png_bomb(100_000, 100_000),
+                                  lambda: png_bomb(10_000, 9_000), jpeg_bomb],
+                         ids=["png", "pillow-warning-zone", "jpeg"])
+def test_decompression_bomb_is_a_scene_error_not_a_crash(make):
+    """Issue #8 case 7: Pillow's DecompressionBombError is not an OSError, and between its warning
+    and error limits it only warns, then allocates gigabytes. (That no warning line reaches
+    Stash's log is checked in the plugin process, tests/test_scene_files_robust.py: pytest
+    replaces the process's warning filters inside a test.)"""
+    with pytest.raises(FramesUnavailable, match="too large.*Generate > Sprites"):
+        decode_sprite(make())
+
+
+def test_a_number_too_long_for_int_reads_as_a_broken_vtt():
+    text = stash_vtt(600.0).replace("#xywh=0,", "#xywh=" + "9" * 5000 + ",", 1)
+    with pytest.raises(FramesUnavailable, match="broken near line 3"):
+        parse_vtt(text)
+    with pytest.raises(FramesUnavailable, match="no cues"):
+        parse_vtt("WEBVTT\n\n" + "9" * 5000 + ":00:00.000 --> 00:00:01.000\ns.jpg#xywh=0,0,1,1\n")

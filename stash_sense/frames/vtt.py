@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from ..errors import FramesUnavailable
 
-_TIME = r"(\d+):(\d{2}):(\d{2})[.,](\d{3})"
+# Numbers are bounded in length: a damaged file with a 5000-digit number must read as "broken",
+# not make int() raise (Python refuses to convert more than 4300 digits).
+_TIME = r"(\d{1,6}):(\d{2}):(\d{2})[.,](\d{3})"
 _CUE = re.compile(rf"^{_TIME}\s+-->\s+{_TIME}")
-_XYWH = re.compile(r"^([^#]*)#xywh=(\d+),(\d+),(\d+),(\d+)$", re.IGNORECASE)
+_XYWH = re.compile(r"^([^#]*)#xywh=(\d{1,7}),(\d{1,7}),(\d{1,7}),(\d{1,7})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,82 @@
+"""Issue #8 case 7: one bad scene file fails that scene, never the batch.
+
+Run as Stash runs the plugin (a subprocess, Stash's stdin JSON, the stand-in on Stash's schema).
+The library holds a good scene before and after every kind of bad file: decompression bombs (PNG and
+JPEG headers declaring huge images), a sprite larger than any Stash makes, a corrupt sprite, a
+sprite whose transfer stalls, a VTT far larger than any Stash writes and one with a number too long
+to be a pixel position. Each bad scene must end with the Errored tag and a log line naming it and
+the reason; both good scenes must be tagged; the task itself must succeed.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import configure, mutations, require_schema, snapshot, stash  # noqa: F401 (fixture)
+from tests.helpers.bad_files import StalledBody, jpeg_bomb, png_bomb
+from tests.standin.media import synthetic_sprite, vtt_text
+from tests.standin.runner import run_plugin
+
+RED = (230, 20, 20)
+COLOR = "tests.helpers.scripted:ColorAnalyzer"
+
+
+def _vtt(name: str) -> str:
+    return vtt_text(600, 160, 90, name)
+
+
+def test_bad_sprites_and_vtts_fail_their_scene_and_the_batch_goes_on(stash, tmp_path):
+    tagme = stash.add_tag("StashSense_TagMe")
+    good, _ = synthetic_sprite(600, lambda t: RED)
+    first = stash.add_scene("good first", sprite=good, vtt=_vtt, tag_ids=[tagme])
+    bad = {
+        "png bomb": (png_bomb(100_000, 100_000), _vtt, "too large"),
+        "jpeg bomb": (jpeg_bomb(), _vtt, "too large"),
+        "pillow warning zone": (png_bomb(10_000, 9_000), _vtt, "too large"),
+        "bigger than a sprite": (png_bomb(8_000, 8_000), _vtt, "too large"),
+        "corrupt": (good[: len(good) // 3], _vtt, "corrupt"),
+        "stalled": (StalledBody(good[:2000]), _vtt, "stalled"),
+        "huge vtt": (good, lambda n: _vtt(n) + ("\nNOTE " + "x" * 1000) * 3000, "larger than"),
+        "absurd number": (good, lambda n: _vtt(n).replace("#xywh=0,", "#xywh=" + "9" * 5000 + ",", 1),
+                          "VTT is broken"),
+    }
+    ids = {label: stash.add_scene(label, sprite=sprite, vtt=vtt, tag_ids=[tagme])
+           for label, (sprite, vtt, _) in bad.items()}
+    last = stash.add_scene("good last", sprite=good, vtt=_vtt, tag_ids=[tagme])
+    configure(stash, tmp_path, analyzers=COLOR)
+
+    run = run_plugin(stash, {"mode": "tag_tagme"}, env={"STASH_SENSE_FETCH_TIMEOUT": "2"},
+                     timeout=300)
+
+    assert run.error is None, run.log_text()
+    assert run.output["scenes"] == len(bad) + 2 and run.output["tagged"] == 2
+    for sid in (first, last):
+        assert snapshot(stash, sid)["tags"] == ["Red", "StashSense_Tagged"]
+    errors = run.messages("e")
+    for label, (_, _, words) in bad.items():
+        assert snapshot(stash, ids[label])["tags"] == ["StashSense_Errored"], label
+        line = [m for m in errors if m.startswith(f"scene {ids[label]}:")]
+        assert line and words in line[0], (label, errors)
+        assert len(line[0]) < 600, "the reason is a sentence, not a dump"
+    assert {e["id"] for e in run.output["errored"]} == set(ids.values())
+    assert run.messages("unprefixed") == [], "a library warning leaked into Stash's log"
+
+
+def test_a_bomb_performer_image_skips_that_performer_and_the_gallery_goes_on(tmp_path):
+    pytest.importorskip("facenet_pytorch")
+    from tests.helpers.faces import astronaut_crop, jpeg
+    from tests.standin.server import FakeStash
+    require_schema()
+    with FakeStash(require_auth=True) as stash:
+        stash.add_performer("PNG Bomb", image=png_bomb(100_000, 100_000))
+        stash.add_performer("JPEG Bomb", image=jpeg_bomb())
+        stash.add_performer("Eileen", image=jpeg(astronaut_crop()))
+        configure(stash, tmp_path, faceWeights="none")
+        run = run_plugin(stash, {"mode": "build_gallery"})
+        assert run.error is None, run.log_text()
+        assert run.output["with_face"] == 1
+        unreadable = {u["name"]: u["reason"] for u in run.output["unreadable"]}
+        assert set(unreadable) == {"PNG Bomb", "JPEG Bomb"}
+        assert all("too large" in r for r in unreadable.values()), unreadable
+        assert any("PNG Bomb" in m and "too large" in m for m in run.messages("w"))
+        assert stash.schema_violations == [] and stash.internal_errors == []
+        assert mutations(stash) == []
