@@ -7,7 +7,8 @@ our documents are explicit and the test suite validates every one against Stash'
 Auth: the session cookie Stash hands the plugin (kept in the session's cookie jar, so the refreshed
 cookie Stash sends back keeps a long task alive and hook-loop detection keeps working), with a
 fallback to the `ApiKey` header for tasks that outlive Stash's one-hour session. Credentials are
-never logged.
+never logged and never handed to a child process: ffmpeg reads Stash's stream through a loopback
+proxy in this process that adds them (frames/stream_proxy.py).
 """
 from __future__ import annotations
 
@@ -117,10 +118,3 @@ class StashClient:
             response.close()
             raise StashUnreachable("Stash refused the plugin's credentials (HTTP 401)")
         return response
-
-    def auth_headers(self) -> dict[str, str]:
-        """Headers for a child process (ffmpeg) fetching a Stash URL. Never log the result."""
-        if self._api_key:
-            return {"ApiKey": self._api_key}
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
-        return {"Cookie": cookie} if cookie else {}
