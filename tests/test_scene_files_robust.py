@@ -80,3 +80,34 @@ def test_a_bomb_performer_image_skips_that_performer_and_the_gallery_goes_on(tmp
         assert any("PNG Bomb" in m and "too large" in m for m in run.messages("w"))
         assert stash.schema_violations == [] and stash.internal_errors == []
         assert mutations(stash) == []
+
+
+def _drop_cues(text: str, *indexes: int) -> str:
+    head, *blocks = text.rstrip("\n").split("\n\n")
+    return "\n\n".join([head] + [b for i, b in enumerate(blocks) if i not in indexes]) + "\n"
+
+
+def test_a_vtt_with_missing_cues_warns_and_its_other_tiles_are_used(stash, tmp_path):
+    """Issue #8 case 11: Stash's sprite generator was interrupted, a cue is missing. The scene is
+    tagged from the tiles that have cues, and a warning names it and says to regenerate."""
+    tagme = stash.add_tag("StashSense_TagMe")
+    red, _ = synthetic_sprite(600, lambda t: RED if 100 <= t < 300 else None)
+    gappy = stash.add_scene("gappy", sprite=red, vtt=lambda n: _drop_cues(_vtt(n), 20, 21, 70),
+                            tag_ids=[tagme])
+    clean = stash.add_scene("clean", sprite=red, vtt=_vtt, tag_ids=[tagme])
+    configure(stash, tmp_path, analyzers=COLOR, gapSeconds=20, minSegmentSeconds=10)
+
+    run = run_plugin(stash, {"mode": "tag_tagme"})
+
+    assert run.error is None, run.log_text()
+    assert run.output["tagged"] == 2 and run.output["errored"] == []
+    assert run.output["frames"] == 81 + 78
+    for sid in (gappy, clean):
+        snap = snapshot(stash, sid)
+        assert snap["tags"] == ["Red", "StashSense_Tagged"]
+        [(name, start, end)] = snap["markers"]
+        assert name == "Red" and 90 <= start <= 110 and 290 <= end <= 310
+    warnings = [m for m in run.messages("w") if "cue" in m]
+    assert len(warnings) == 1, run.log_text()
+    assert warnings[0].startswith(f"scene {gappy} (gappy):")
+    assert "3 of its 81 cues" in warnings[0] and "Tasks > Generate > Sprites" in warnings[0]

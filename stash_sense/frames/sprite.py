@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from PIL import Image
 
+from .. import log
 from ..errors import FramesUnavailable
 from ..stash.client import StashClient
 from .decode import decode_image
 from .download import deadline_from_env, download
 from .types import Frame, FrameSource, SceneMedia
-from .vtt import Cue, parse_vtt
+from .vtt import STASH_CUES, Cue, missing_cues, parse_vtt
 
 _NO_SPRITE = "no sprite: run Tasks > Generate > Sprites for this scene, then tag it again"
 REGENERATE = "regenerate sprites (Tasks > Generate > Sprites, overwrite)"
@@ -57,5 +58,13 @@ class SpriteSource(FrameSource):
     def frames(self, scene: SceneMedia) -> list[Frame]:
         vtt_text = self._get(scene.vtt_url, "sprite VTT", MAX_VTT_BYTES).decode(
             "utf-8", errors="replace")
+        cues = parse_vtt(vtt_text)
         sheet = decode_sprite(self._get(scene.sprite_url, "sprite image", MAX_SPRITE_BYTES))
-        return slice_tiles(sheet, parse_vtt(vtt_text), scene.id)
+        frames = slice_tiles(sheet, cues, scene.id)
+        missing = missing_cues(cues)
+        if missing:      # issue #8 case 11: tag from the tiles that have a time, but say so
+            log.warning(f"{scene.label}: the sprite VTT is missing {missing} of its {STASH_CUES} "
+                        "cues (Stash's sprite generator was interrupted?); the scene is tagged "
+                        "from the other tiles. Regenerate sprites for this scene (Tasks > "
+                        "Generate > Sprites, overwrite) and tag it again for full coverage")
+        return frames
