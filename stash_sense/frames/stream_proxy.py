@@ -100,6 +100,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     proxy: StreamProxy
 
+    def handle_error(self, request, client_address) -> None:
+        """ffmpeg hanging up mid-answer (it does, to seek) is normal; socketserver would print a
+        traceback on stderr, which is Stash's log protocol. Say nothing."""
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
