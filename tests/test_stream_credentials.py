@@ -131,3 +131,26 @@ def test_the_proxy_serves_ranges_only_for_live_tokens(clip):
         proxy.close()
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp") or os.getuid() != 0 or
+                    shutil.which("curl") is None,
+                    reason="needs Linux, root (to act as another user) and curl")
+def test_another_local_user_with_the_token_gets_nothing(clip):
+    """The token is on ffmpeg's command line, which every local user can read with `ps`: a
+    request from another user's process is refused even with it."""
+    require_schema()
+    from stash_sense.frames.stream_proxy import StreamProxy
+    from stash_sense.stash.client import StashClient
+    with FakeStash(require_auth=True, api_key=API_KEY) as stash:
+        sid = stash.add_scene("remote", duration=20.0, video_path=clip)
+        proxy = StreamProxy(StashClient(stash.server_connection()))
+        with proxy.serving(f"http://0.0.0.0:{stash.port}/scene/{sid}/stream") as url:
+            def curl(as_nobody: bool) -> str:
+                return subprocess.run(
+                    ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-r", "0-99", url],
+                    capture_output=True, text=True, timeout=30, check=False,
+                    preexec_fn=(lambda: os.setuid(65534)) if as_nobody else None).stdout
+            assert curl(as_nobody=False) == "206"
+            assert curl(as_nobody=True) == "404"
+        proxy.close()

@@ -150,16 +150,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 def same_user(conn: socket.socket) -> bool:
     """Whether the peer of `conn` (a loopback TCP connection) is a socket of this user. Linux:
-    /proc/net/tcp lists each socket with its owner's uid. Elsewhere: True (the token alone)."""
-    if not os.path.exists("/proc/net/tcp"):
-        return True
+    /proc/net/tcp lists each socket with its owner's uid. Without a readable table (another OS, a
+    locked-down /proc): True, the token alone guards."""
     try:
         peer_ip, peer_port = conn.getpeername()[:2]
         local_port = conn.getsockname()[1]
         with open("/proc/net/tcp", encoding="ascii") as table:
             rows = table.read().splitlines()[1:]
     except OSError:
-        return False
+        return True
     want_local = f"{_hex_ip(peer_ip)}:{peer_port:04X}"
     want_remote = f":{local_port:04X}"
     for row in rows:
