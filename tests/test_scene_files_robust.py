@@ -111,3 +111,33 @@ def test_a_vtt_with_missing_cues_warns_and_its_other_tiles_are_used(stash, tmp_p
     assert len(warnings) == 1, run.log_text()
     assert warnings[0].startswith(f"scene {gappy} (gappy):")
     assert "3 of its 81 cues" in warnings[0] and "Tasks > Generate > Sprites" in warnings[0]
+
+
+def test_download_a_silent_server_is_that_file_s_problem_a_closed_port_stops_the_task():
+    """Stash accepted the connection but never answers (a hung disk behind it): FramesUnavailable
+    for that file within the deadline. Nothing listening at all: StashUnreachable (the task
+    stops before touching anything else)."""
+    import socket
+    import time
+
+    from stash_sense.errors import FramesUnavailable, StashUnreachable
+    from stash_sense.frames.download import download
+    from stash_sense.stash.client import StashClient
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        client = StashClient({"Host": "127.0.0.1", "Port": silent.getsockname()[1]})
+        started = time.monotonic()
+        with pytest.raises(FramesUnavailable, match="stalled"):
+            download(client, "/scene/1/vtt/thumbs", "sprite VTT", max_bytes=1024, deadline=1.0)
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(StashUnreachable):
+        download(StashClient({"Host": "127.0.0.1", "Port": port}), "/scene/1/vtt/thumbs",
+                 "sprite VTT", max_bytes=1024, deadline=1.0)
