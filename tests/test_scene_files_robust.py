@@ -141,3 +141,15 @@ def test_download_a_silent_server_is_that_file_s_problem_a_closed_port_stops_the
     with pytest.raises(StashUnreachable):
         download(StashClient({"Host": "127.0.0.1", "Port": port}), "/scene/1/vtt/thumbs",
                  "sprite VTT", max_bytes=1024, deadline=1.0)
+
+
+def test_a_frame_of_absurd_size_from_ffmpeg_is_that_scene_s_problem(tmp_path):
+    """A video whose frames declare 100 000 x 100 000 px (what ffmpeg then writes as the PPM
+    header): the same safe decoder refuses it as a scene error."""
+    from stash_sense.errors import FramesUnavailable
+    from stash_sense.frames import video
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nprintf 'P6\\n100000 100000\\n255\\n'; head -c 64 /dev/zero\n")
+    fake.chmod(0o755)
+    with pytest.raises(FramesUnavailable, match="too large.*plays in Stash"):
+        video.grab_frame(str(tmp_path / "clip.mp4"), 1.0, str(fake))

@@ -25,7 +25,6 @@ last frames. Each frame's `span` is the stretch of the scene nearer to it than t
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -36,16 +35,18 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
+from .decode import decode_image
 from .types import Frame, FrameSource, SceneMedia
 
 FRAME_TIMEOUT = 90.0        # seconds for one frame (a slow network share, a 4K HEVC keyframe)
 PROBE_TIMEOUT = 60.0
 NET_TIMEOUT_US = 30_000_000  # ffmpeg -rw_timeout: a stalled stream fails instead of hanging
 MAX_WIDTH = 1920            # 4K frames are scaled to this: text stays legible, OCR costs a quarter
+MAX_FRAME_PIXELS = 50_000_000   # after scaling; only a damaged or absurd video comes near it
 INTRO_TIMES = (2.0, 4.5)
 INTRO_MIN_DURATION = 30.0
 KEYFRAME_GAP = 20.0         # s; longer than the keyframe interval of nearly every video
@@ -216,12 +217,10 @@ def grab_frame(source: str, time: float, ffmpeg: str, max_width: int | None = No
         raise FramesUnavailable(_unreadable(source, _reason(out.stderr, source)))
     if not out.stdout:
         return None
-    try:
-        image = Image.open(io.BytesIO(out.stdout))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise FramesUnavailable(_unreadable(source, f"undecodable frame ({exc})")) from None
-    return image.convert("RGB")
+    try:     # the shared safe decoder: a video with absurd dimensions is that scene's problem
+        return decode_image(out.stdout, "frame", "", max_pixels=MAX_FRAME_PIXELS)
+    except FramesUnavailable as exc:
+        raise FramesUnavailable(_unreadable(source, str(exc).rstrip(": "))) from None
 
 
 def grab_frames(source: str, times: Sequence[float], ffmpeg: str,
