@@ -32,8 +32,7 @@ def slice_tiles(sheet: Image.Image, cues: list[Cue], scene_id: str) -> list[Fram
     for index, cue in enumerate(cues):
         if cue.x + cue.w > sheet.width or cue.y + cue.h > sheet.height or cue.w <= 0 or cue.h <= 0:
             raise FramesUnavailable(
-                f"the sprite VTT points outside the sprite image (cue {index + 1}): "
-                "regenerate sprites (Tasks > Generate > Sprites, overwrite)")
+                f"the sprite VTT points outside the sprite image (cue {index + 1}): {REGENERATE}")
         tile = sheet.crop((cue.x, cue.y, cue.x + cue.w, cue.y + cue.h))
         frames.append(Frame(scene_id=scene_id, index=index, time=cue.start,
                             span=max(cue.end - cue.start, 0.0), image=tile, source="sprite"))
