@@ -32,12 +32,14 @@ def deadline_from_env() -> float:
 
 
 def download(client: StashClient, url: str, what: str, *, max_bytes: int,
-             deadline: float = DEADLINE, not_found: str | None = None,
+             deadline: float | None = None, not_found: str | None = None,
              fix: str = "replace the file") -> bytes:
-    """The body of a 200 answer, at most `max_bytes`, within `deadline` seconds in all.
+    """The body of a 200 answer, at most `max_bytes`, within `deadline` seconds in all (default:
+    deadline_from_env()).
 
     Raises FramesUnavailable naming `what` for any other status (`not_found` is the reason given
     for a 404), a body over the limit, or a transfer that stalls, breaks off or runs out of time."""
+    deadline = deadline or deadline_from_env()
     started = time.monotonic()
     try:
         response = client.open_stream(url, (CONNECT_TIMEOUT, deadline))

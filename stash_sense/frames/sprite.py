@@ -12,7 +12,7 @@ from .. import log
 from ..errors import FramesUnavailable
 from ..stash.client import StashClient
 from .decode import decode_image
-from .download import deadline_from_env, download
+from .download import download
 from .types import Frame, FrameSource, SceneMedia
 from .vtt import STASH_CUES, Cue, missing_cues, parse_vtt
 
@@ -46,7 +46,7 @@ class SpriteSource(FrameSource):
 
     def __init__(self, client: StashClient, deadline: float | None = None):
         self.client = client
-        self.deadline = deadline or deadline_from_env()
+        self.deadline = deadline      # None: download's default (STASH_SENSE_FETCH_TIMEOUT)
 
     def _get(self, url: str | None, what: str, max_bytes: int) -> bytes:
         if not url:
