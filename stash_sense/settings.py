@@ -7,6 +7,7 @@ attributes. Every key here is declared in stash_sense.yml (a test keeps the two 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -76,6 +77,15 @@ class Settings:
 
 SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal"))
 
+# The largest sensible value of each count and duration (confidences are checked in _validate).
+# Beyond these a value is a typo or a paste accident: 1e9 video frames would run one scene for
+# years, a batch of a million frames would exhaust memory. Stash's NUMBER fields accept anything,
+# and task arguments arrive as strings ("inf", "1e400", "NaN" all parse as floats).
+NUMBER_LIMITS: dict[str, float] = {
+    "batchSize": 4096, "videoFrames": 1000, "faceMinFrames": 1000,
+    "gapSeconds": 86400.0, "minSegmentSeconds": 86400.0, "studioMinScore": 100.0,
+}
+
 
 def _as_bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
@@ -87,15 +97,27 @@ def _as_bool(key: str, value: Any) -> bool:
     raise SettingsError(f"setting {key!r} must be true or false, got {value!r}")
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _as_number(key: str, value: Any, kind: type) -> float | int:
     if isinstance(value, bool):
-        raise SettingsError(f"setting {key!r} must be a number, got {value!r}")
+        raise SettingsError(f"setting {key!r} must be a number, got {_shown(value)}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"setting {key!r} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):   # OverflowError: an int of 400 digits
+        raise SettingsError(f"setting {key!r} must be a number, got {_shown(value)}") from None
+    if not math.isfinite(number):                    # "inf", "1e400", "NaN"
+        raise SettingsError(f"setting {key!r} must be a finite number, got {_shown(value)}")
     if number < 0:
-        raise SettingsError(f"setting {key!r} must not be negative, got {value!r}")
+        raise SettingsError(f"setting {key!r} must not be negative, got {_shown(value)}")
+    limit = NUMBER_LIMITS.get(key)
+    if limit is not None and number > limit:
+        raise SettingsError(f"setting {key!r} must be at most {limit:g}, got {_shown(value)}")
+    if kind is int and not number.is_integer():
+        raise SettingsError(f"setting {key!r} must be a whole number, got {_shown(value)}")
     return int(number) if kind is int else number
 
 
@@ -155,12 +177,14 @@ def _validate(s: Settings) -> None:
 
 
 def parse_duration(text: str | float | int, scene_seconds: float, key: str = "duration") -> float:
-    """'30' or '30s' -> 30 seconds; '15%' -> 15 % of the scene's duration."""
+    """'30' or '30s' -> 30 seconds; '15%' -> 15 % of the scene's duration (at most 100 %)."""
     raw = str(text).strip().lower()
+    percent = raw.endswith("%")
     try:
-        if raw.endswith("%"):
-            return float(raw[:-1]) / 100.0 * scene_seconds
-        return float(raw[:-1] if raw.endswith("s") else raw)
+        number = float(raw[:-1] if percent or raw.endswith("s") else raw)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or (percent and number > 100):
         raise SettingsError(f"setting {key!r} must be seconds ('30', '30s') or a percentage "
-                            f"of the scene ('15%'); got {text!r}") from None
+                            f"of the scene up to 100% ('15%'); got {_shown(text)}") from None
+    return number / 100.0 * scene_seconds if percent else number

@@ -55,3 +55,49 @@ def test_every_setting_is_documented_in_the_readme():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
     missing = [k for k in SETTING_KEYS if f"`{k}`" not in readme]
     assert missing == []
+
+
+# -- issue #8 case 10: numbers that are not numbers ----------------------------------------------
+@pytest.mark.parametrize("key, value", [
+    ("batchSize", "inf"), ("batchSize", float("inf")), ("videoFrames", "1e400"),
+    ("videoFrames", 10 ** 400), ("gapSeconds", "nan"), ("gapSeconds", float("nan")),
+    ("threshold", "NaN"), ("studioMinScore", "-inf"), ("minSegmentSeconds", -5),
+    ("faceMinFrames", "-1"), ("batchSize", 10 ** 9), ("videoFrames", "1e9"),
+    ("studioMinScore", 250), ("gapSeconds", 1e12), ("videoFrames", 2.5), ("requiredDuration", "nan"),
+    ("requiredDuration", "inf%"), ("requiredDuration", "-10s"), ("requiredDuration", "150%"),
+], ids=lambda v: repr(v)[:20])
+def test_numbers_that_are_not_numbers_or_absurd_are_named(key, value):
+    with pytest.raises(SettingsError) as err:
+        load_settings({key: value}, {}, "/p")
+    assert repr(key) in str(err.value)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("batchSize", "64", 64), ("videoFrames", 16.0, 16), ("gapSeconds", "0", 0.0),
+    ("studioMinScore", 100, 100.0), ("requiredDuration", "100%", "100%"),
+])
+def test_sensible_numbers_still_pass(key, value, expected):
+    assert getattr(load_settings({key: value}, {}, "/p"), key) == expected
+
+
+@pytest.mark.parametrize("args", [{"batchSize": "inf"}, {"videoFrames": "1e400"},
+                                  {"gapSeconds": "NaN"}, {"videoFrames": "-3"}])
+def test_a_bad_number_stops_the_task_before_any_change(tmp_path, args):
+    """Through the plugin entry as Stash runs it: a task error naming the key, zero mutations."""
+    from tests.e2e import configure, mutations, require_schema
+    from tests.standin.media import synthetic_sprite, vtt_text
+    from tests.standin.runner import run_plugin
+    from tests.standin.server import FakeStash
+    require_schema()
+    with FakeStash() as stash:
+        tagme = stash.add_tag("StashSense_TagMe")
+        jpeg, _ = synthetic_sprite(600, lambda t: (230, 20, 20))
+        stash.add_scene("red", sprite=jpeg, vtt=lambda n: vtt_text(600, 160, 90, n),
+                        tag_ids=[tagme])
+        configure(stash, tmp_path, analyzers="tests.helpers.scripted:ColorAnalyzer")
+        run = run_plugin(stash, {"mode": "tag_tagme", **args})
+        [key] = args
+        assert run.error and f"setting {key!r}" in run.error, run.log_text()
+        assert "internal error" not in run.error
+        assert mutations(stash) == []
+        assert stash.schema_violations == [] and stash.internal_errors == []

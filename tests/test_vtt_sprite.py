@@ -7,6 +7,7 @@ from PIL import Image
 from stash_sense.errors import FramesUnavailable
 from stash_sense.frames.sprite import decode_sprite, slice_tiles
 from stash_sense.frames.vtt import parse_vtt
+from tests.helpers.bad_files import jpeg_bomb, png_bomb
 
 
 def stash_vtt(duration: float, w: int = 160, h: int = 90, name: str = "abc_sprite.jpg") -> str:
@@ -72,3 +73,58 @@ def test_corrupt_jpeg_is_a_scene_error():
         decode_sprite(buf.getvalue()[: len(buf.getvalue()) // 3])
     with pytest.raises(FramesUnavailable, match="corrupt"):
         decode_sprite(b"not an image at all")
+
+
+@pytest.mark.parametrize("make", [lambda: png_bomb(100_000, 100_000),
+                                  lambda: png_bomb(10_000, 9_000), jpeg_bomb],
+                         ids=["png", "pillow-warning-zone", "jpeg"])
+def test_decompression_bomb_is_a_scene_error_not_a_crash(make):
+    """Issue #8 case 7: Pillow's DecompressionBombError is not an OSError, and between its warning
+    and error limits it only warns, then allocates gigabytes. (That no warning line reaches
+    Stash's log is checked in the plugin process, tests/test_scene_files_robust.py: pytest
+    replaces the process's warning filters inside a test.)"""
+    with pytest.raises(FramesUnavailable, match="too large.*Generate > Sprites"):
+        decode_sprite(make())
+
+
+def test_a_number_too_long_for_int_reads_as_a_broken_vtt():
+    text = stash_vtt(600.0).replace("#xywh=0,", "#xywh=" + "9" * 5000 + ",", 1)
+    with pytest.raises(FramesUnavailable, match="broken near line 3"):
+        parse_vtt(text)
+    with pytest.raises(FramesUnavailable, match="no cues"):
+        parse_vtt("WEBVTT\n\n" + "9" * 5000 + ":00:00.000 --> 00:00:01.000\ns.jpg#xywh=0,0,1,1\n")
+
+
+# -- issue #8 case 11: a VTT with a missing cue (Stash's sprite generator interrupted) ------------
+def _without(text: str, *indexes: int) -> str:
+    """Stash's VTT with the cue blocks at `indexes` (0-based) removed."""
+    head, *blocks = text.rstrip("\n").split("\n\n")
+    return "\n\n".join([head] + [b for i, b in enumerate(blocks) if i not in indexes]) + "\n"
+
+
+@pytest.mark.parametrize("frame_rate, frame_count, duration", [
+    (None, None, 600.0), (30.0, 18000, 600.0), (30.0, 1818, 60.6), (29.97, 1799, 60.03),
+    (25.0, 100, 4.0), (30.0, 50, 1.67),
+])
+def test_a_complete_stash_vtt_misses_nothing(frame_rate, frame_count, duration):
+    from stash_sense.frames.vtt import missing_cues
+    from tests.standin.media import vtt_text
+    text = vtt_text(duration, 160, 90, "h_sprite.jpg", frame_rate=frame_rate, frame_count=frame_count)
+    assert missing_cues(parse_vtt(text)) == 0
+
+
+@pytest.mark.parametrize("removed, expected", [
+    ((40,), 1), ((0,), 1), ((80,), 1), ((10, 11, 12), 3), ((5, 60), 2),
+    (tuple(range(50, 81)), 31),                          # the generator stopped at tile 50
+])
+def test_missing_cues_are_counted(removed, expected):
+    from stash_sense.frames.vtt import missing_cues
+    assert missing_cues(parse_vtt(_without(stash_vtt(600.0), *removed))) == expected
+
+
+def test_tiles_that_have_cues_are_still_used():
+    cues = parse_vtt(_without(stash_vtt(810.0), 40))
+    frames = slice_tiles(_sheet(), cues, "7")
+    assert len(frames) == 80
+    assert frames[40].time == pytest.approx(410.0, abs=1e-2)      # tile 41, at its own position
+    assert frames[40].image.getpixel((80, 45)) == (123, 132, 0)

@@ -73,6 +73,24 @@ def make_clip(path: str, seconds: float, width: int = 1920, height: int = 1080) 
     return False
 
 
+class MemoryResponse:
+    """The part of a streamed requests.Response that frames/download.py uses."""
+
+    def __init__(self, status_code: int, content: bytes):
+        self.status_code, self.content = status_code, content
+        self.headers = {"Content-Length": str(len(content))}
+
+    def iter_content(self, size: int):
+        for start in range(0, len(self.content), size):
+            yield self.content[start:start + size]
+
+    def __enter__(self) -> "MemoryResponse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
 class MemoryClient:
     """Stands where StashClient stands: media by URL, and state shared by every clone."""
 
@@ -100,8 +118,11 @@ class MemoryClient:
         data = self.files.get(url)
         return SimpleNamespace(status_code=200 if data is not None else 404, content=data or b"")
 
-    def auth_headers(self) -> dict[str, str]:
-        return {}
+    def open_stream(self, url: str, timeout=None, headers=None) -> "MemoryResponse":
+        """What frames/download.py reads sprites and VTTs through (StashClient.open_stream)."""
+        self.calls["GET media"] += 1
+        data = self.files.get(url)
+        return MemoryResponse(200 if data is not None else 404, data or b"")
 
     def local_url(self, url: str) -> str:
         return url

@@ -6,8 +6,9 @@ Analyzers that read text (source "video") get a few real frames instead:
 - ffmpeg is the one Stash uses (configuration.general.ffmpegPath; when empty, Stash's config
   directory, where Stash downloads its own copy, then PATH).
 - The file path Stash reports is read directly when this process can see it; otherwise (Stash in
-  another container, a network share mounted only for Stash) the scene's stream URL with the
-  session's credentials, passed to ffmpeg as `-headers` and never logged.
+  another container, a network share mounted only for Stash) the scene's stream URL, read through
+  a loopback proxy inside the plugin process that adds the credentials (frames/stream_proxy.py):
+  no API key or cookie is ever on a child's command line or in its environment.
 - One short ffmpeg process per frame, with `-ss` before `-i` (seek in the container). An exact
   seek decodes from the previous keyframe up to the time asked: 0.8-4 s of CPU per frame on a
   high-bitrate 1080p H.264 file with 10 s between keyframes, against 0.25 s for taking the
@@ -24,26 +25,28 @@ last frames. Each frame's `span` is the stretch of the scene nearer to it than t
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from typing import Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
+from .decode import decode_image
 from .types import Frame, FrameSource, SceneMedia
 
 FRAME_TIMEOUT = 90.0        # seconds for one frame (a slow network share, a 4K HEVC keyframe)
 PROBE_TIMEOUT = 60.0
 NET_TIMEOUT_US = 30_000_000  # ffmpeg -rw_timeout: a stalled stream fails instead of hanging
 MAX_WIDTH = 1920            # 4K frames are scaled to this: text stays legible, OCR costs a quarter
+MAX_FRAME_PIXELS = 50_000_000   # after scaling; only a damaged or absurd video comes near it
 INTRO_TIMES = (2.0, 4.5)
 INTRO_MIN_DURATION = 30.0
 KEYFRAME_GAP = 20.0         # s; longer than the keyframe interval of nearly every video
@@ -108,9 +111,18 @@ def _die_with_parent():
 _PREEXEC = _die_with_parent()
 
 
+def child_env() -> dict[str, str]:
+    """The environment of an ffmpeg child: ours (no secret is ever put there), with the loopback
+    exempt from any http_proxy the user set, so ffmpeg reaches our stream proxy directly."""
+    env = dict(os.environ)
+    for key in ("no_proxy", "NO_PROXY"):
+        env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost"]))
+    return env
+
+
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=child_env(),
                               timeout=timeout, preexec_fn=_PREEXEC, check=False)
     except subprocess.TimeoutExpired:
         raise FramesUnavailable(f"{os.path.basename(cmd[0])} took longer than {timeout:.0f}s; "
@@ -125,21 +137,21 @@ def _is_url(source: str) -> bool:
     return urlsplit(source).scheme in ("http", "https")
 
 
-def _input_args(source: str, headers: Mapping[str, str] | None) -> list[str]:
-    args: list[str] = []
-    if _is_url(source):
-        args += ["-rw_timeout", str(NET_TIMEOUT_US)]
-        if headers:
-            args += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
-    return args
+def _input_args(source: str) -> list[str]:
+    """Options before `-i`. Never credentials: a URL here is our loopback proxy's."""
+    return ["-rw_timeout", str(NET_TIMEOUT_US)] if _is_url(source) else []
 
 
 def redact(text: str, source: str) -> str:
-    """ffmpeg's messages name the input; a stream URL may carry ?apikey=."""
+    """ffmpeg's messages name the input: a stream URL (our proxy's, with its token; or a Stash URL
+    with ?apikey=) becomes "the stream"; any apikey= left is masked."""
     if _is_url(source):
-        parts = urlsplit(source)
-        text = text.replace(source, urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+        text = text.replace(source, "the stream")
     return re.sub(r"(?i)(apikey=)[^&\s]+", r"\1***", text)
+
+
+def _describe(source: str) -> str:
+    return "the scene's stream from Stash" if _is_url(source) else source
 
 
 def _reason(stderr: bytes, source: str) -> str:
@@ -148,17 +160,17 @@ def _reason(stderr: bytes, source: str) -> str:
 
 
 # -- probing and grabbing ----------------------------------------------------------------------
-def probe_duration(source: str, tools: Tools, headers: Mapping[str, str] | None = None) -> float:
+def probe_duration(source: str, tools: Tools) -> float:
     """Seconds, from ffprobe (or ffmpeg's banner when ffprobe is missing). 0.0 if unknown."""
     if tools.ffprobe:
-        out = _run([tools.ffprobe, "-v", "error", *_input_args(source, headers),
+        out = _run([tools.ffprobe, "-v", "error", *_input_args(source),
                     "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", source],
                    PROBE_TIMEOUT)
         try:
             return max(float(out.stdout.decode().strip().splitlines()[0]), 0.0)
         except (ValueError, IndexError):
             return 0.0
-    out = _run([tools.ffmpeg, "-hide_banner", "-nostdin", *_input_args(source, headers),
+    out = _run([tools.ffmpeg, "-hide_banner", "-nostdin", *_input_args(source),
                 "-i", source], PROBE_TIMEOUT)
     m = re.search(rb"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)", out.stderr)
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else 0.0
@@ -190,14 +202,14 @@ def spans(times: Sequence[float], duration: float) -> list[float]:
     return [round(b - a, 3) for a, b in zip(bounds, bounds[1:])]
 
 
-def grab_frame(source: str, time: float, ffmpeg: str, headers: Mapping[str, str] | None = None,
-               max_width: int | None = None, exact: bool = True) -> Image.Image | None:
+def grab_frame(source: str, time: float, ffmpeg: str, max_width: int | None = None,
+               exact: bool = True) -> Image.Image | None:
     """One RGB frame at `time`, or None past the end of the video. exact=False takes the
     keyframe at or before `time` and decodes nothing else (3-10x less work on long GOPs)."""
     scale = ["-vf", f"scale=w='min(iw,{int(max_width)})':h=-2"] if max_width else []
     keyframe = [] if exact else ["-noaccurate_seek", "-skip_frame", "nokey"]
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *keyframe,
-           *_input_args(source, headers), "-ss", f"{max(time, 0.0):.3f}", "-i", source,
+           *_input_args(source), "-ss", f"{max(time, 0.0):.3f}", "-i", source,
            "-map", "0:v:0", "-frames:v", "1", *scale, "-pix_fmt", "rgb24",
            "-f", "image2pipe", "-c:v", "ppm", "-"]
     out = _run(cmd, FRAME_TIMEOUT)
@@ -205,22 +217,19 @@ def grab_frame(source: str, time: float, ffmpeg: str, headers: Mapping[str, str]
         raise FramesUnavailable(_unreadable(source, _reason(out.stderr, source)))
     if not out.stdout:
         return None
-    try:
-        image = Image.open(io.BytesIO(out.stdout))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise FramesUnavailable(_unreadable(source, f"undecodable frame ({exc})")) from None
-    return image.convert("RGB")
+    try:     # the shared safe decoder: a video with absurd dimensions is that scene's problem
+        return decode_image(out.stdout, "frame", "", max_pixels=MAX_FRAME_PIXELS)
+    except FramesUnavailable as exc:
+        raise FramesUnavailable(_unreadable(source, str(exc).rstrip(": "))) from None
 
 
 def grab_frames(source: str, times: Sequence[float], ffmpeg: str,
-                headers: Mapping[str, str] | None = None,
                 max_width: int | None = None) -> list[Image.Image]:
     """Frames at `times` that exist (times past the end are skipped); raises FramesUnavailable
     when ffmpeg cannot read the video."""
     images = []
     for t in times:
-        image = grab_frame(source, t, ffmpeg, headers, max_width)
+        image = grab_frame(source, t, ffmpeg, max_width)
         if image is not None:
             images.append(image)
     return images
@@ -248,6 +257,7 @@ class VideoSource(FrameSource):
         self.count = count
         self.client = client
         self.max_width = max_width
+        self._proxy = None          # StreamProxy, started by the first scene that needs it
 
     @classmethod
     def for_context(cls, ctx) -> "VideoSource":
@@ -255,34 +265,51 @@ class VideoSource(FrameSource):
         log.debug(f"video frames with {tools.ffmpeg}, {ctx.settings.videoFrames} per scene")
         return cls(tools, count=ctx.settings.videoFrames, client=ctx.client)
 
-    def locate(self, scene: SceneMedia) -> tuple[str, dict[str, str] | None]:
-        """The file when this process can read it, else Stash's stream URL with credentials."""
+    @contextmanager
+    def locate(self, scene: SceneMedia) -> Iterator[str]:
+        """The file when this process can read it, else Stash's stream URL through the loopback
+        proxy (valid for this scene only, while the block runs)."""
         if scene.path and os.path.isfile(scene.path):
-            return scene.path, None
+            yield scene.path
+            return
         if scene.stream_url and self.client is not None:
-            return self.client.local_url(scene.stream_url), self.client.auth_headers() or None
+            if self._proxy is None:
+                from .stream_proxy import StreamProxy  # noqa: PLC0415
+                self._proxy = StreamProxy(self.client)
+            with self._proxy.serving(scene.stream_url) as url:
+                yield url
+            return
         where = f"the video file {scene.path!r} is not reachable from the plugin"
         raise FramesUnavailable(f"{where} and Stash gives no stream URL for it: check that the "
                                 "file exists, or rescan the library")
+
+    def close(self) -> None:
+        """Stop the stream proxy, if one was started (process exit stops it too)."""
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
 
     def frames(self, scene: SceneMedia) -> list[Frame]:
         """`count` frames (fewer past a mis-probed end). A frame's `time` is the time asked for;
         a keyframe seek may show a picture up to one keyframe interval earlier."""
         if self.count <= 0:
             return []
-        source, headers = self.locate(scene)
-        duration = scene.duration or probe_duration(source, self.tools, headers)
+        with self.locate(scene) as source:
+            return self._frames(scene, source)
+
+    def _frames(self, scene: SceneMedia, source: str) -> list[Frame]:
+        duration = scene.duration or probe_duration(source, self.tools)
         if duration <= 0:
-            raise FramesUnavailable(f"the duration of {redact(source, source)} is unknown: "
+            raise FramesUnavailable(f"the duration of {_describe(source)} is unknown: "
                                     "rescan the scene in Stash (Tasks > Scan)")
         grabbed = []
         times = frame_times(duration, self.count)
         for t, exact in zip(times, needs_exact(times)):
-            image = grab_frame(source, t, self.tools.ffmpeg, headers, self.max_width, exact)
+            image = grab_frame(source, t, self.tools.ffmpeg, self.max_width, exact)
             if image is not None:              # None: past the real end of a mis-probed file
                 grabbed.append((t, image))
         if not grabbed:
-            raise FramesUnavailable(f"ffmpeg returned no frame from {redact(source, source)} "
+            raise FramesUnavailable(f"ffmpeg returned no frame from {_describe(source)} "
                                     f"(duration {duration:.1f}s): check that the scene plays in Stash")
         times = [t for t, _ in grabbed]
         return [Frame(scene_id=scene.id, index=i, time=t, span=span, image=image, source=self.name)

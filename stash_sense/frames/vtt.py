@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from ..errors import FramesUnavailable
 
-_TIME = r"(\d+):(\d{2}):(\d{2})[.,](\d{3})"
+# Numbers are bounded in length: a damaged file with a 5000-digit number must read as "broken",
+# not make int() raise (Python refuses to convert more than 4300 digits).
+_TIME = r"(\d{1,6}):(\d{2}):(\d{2})[.,](\d{3})"
 _CUE = re.compile(rf"^{_TIME}\s+-->\s+{_TIME}")
-_XYWH = re.compile(r"^([^#]*)#xywh=(\d+),(\d+),(\d+),(\d+)$", re.IGNORECASE)
+_XYWH = re.compile(r"^([^#]*)#xywh=(\d{1,7}),(\d{1,7}),(\d{1,7}),(\d{1,7})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,22 @@ def parse_vtt(text: str) -> list[Cue]:
         raise FramesUnavailable("the sprite VTT has no cues: regenerate sprites "
                                 "(Tasks > Generate > Sprites, overwrite)")
     return cues
+
+
+STASH_CUES = 81          # Stash's sprite is always a 9x9 grid, one cue per tile, back to back
+_TOLERANCE = 0.0015      # s; Stash writes cue i's end and cue i+1's start from the same number
+
+
+def missing_cues(cues: list[Cue]) -> int:
+    """How many cues a sprite VTT lacks (Stash's sprite generator interrupted, a damaged file).
+
+    Stash writes 81 back-to-back cues starting at 0: a hole in time, a late first cue, or fewer
+    than 81 cues means tiles without a time. Counted from the holes (in cue lengths) and from the
+    count, whichever says more. Never an error: the tiles that have cues are still good."""
+    if not cues:
+        return STASH_CUES
+    lengths = sorted(c.end - c.start for c in cues)
+    step = lengths[len(lengths) // 2] or 1.0
+    holes = [cues[0].start] + [b.start - a.end for a, b in zip(cues, cues[1:])]
+    from_holes = sum(max(1, round(h / step)) for h in holes if h > _TOLERANCE)
+    return max(from_holes, STASH_CUES - len(cues))

@@ -7,7 +7,8 @@ our documents are explicit and the test suite validates every one against Stash'
 Auth: the session cookie Stash hands the plugin (kept in the session's cookie jar, so the refreshed
 cookie Stash sends back keeps a long task alive and hook-loop detection keeps working), with a
 fallback to the `ApiKey` header for tasks that outlive Stash's one-hour session. Credentials are
-never logged.
+never logged and never handed to a child process: ffmpeg reads Stash's stream through a loopback
+proxy in this process that adds them (frames/stream_proxy.py).
 """
 from __future__ import annotations
 
@@ -78,22 +79,42 @@ class StashClient:
     def fetch(self, url: str) -> requests.Response:
         """GET a Stash URL with the session's auth. Returns the response (any status)."""
         target = self.local_url(url)
-        self.request_count += 1
         try:
-            response = self.session.get(target, timeout=TIMEOUT)
-            if response.status_code == 401 and self._api_key:
-                response = self.session.get(target, timeout=TIMEOUT,
-                                            headers={"ApiKey": self._api_key})
+            response = self._get(target, TIMEOUT, {}, stream=False)
         except requests.RequestException as exc:
             raise StashUnreachable(f"Stash is not reachable for {urlsplit(target).path}: "
                                    f"{type(exc).__name__}") from None
-        if response.status_code == 401:
-            raise StashUnreachable("Stash refused the plugin's credentials (HTTP 401)")
         return response
 
-    def auth_headers(self) -> dict[str, str]:
-        """Headers for a child process (ffmpeg) fetching a Stash URL. Never log the result."""
-        if self._api_key:
-            return {"ApiKey": self._api_key}
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
-        return {"Cookie": cookie} if cookie else {}
+    def open_stream(self, url: str, timeout: tuple[float, float] = TIMEOUT,
+                    headers: Mapping[str, str] | None = None) -> requests.Response:
+        """GET a Stash URL with the session's auth without reading the body: the caller reads it
+        (bounded: frames/download.py; relayed: frames/stream_proxy.py) and closes the response.
+
+        A refused or failed connection is StashUnreachable (nothing will work); a read timeout is
+        raised as requests.Timeout for the caller to judge: one file on a hung disk or share is a
+        problem of that file, not of Stash."""
+        target = self.local_url(url)
+        try:
+            return self._get(target, timeout, dict(headers or {}), stream=True)
+        except requests.ConnectTimeout as exc:
+            raise StashUnreachable(f"Stash is not reachable for {urlsplit(target).path}: "
+                                   f"{type(exc).__name__}") from None
+        except requests.Timeout:
+            raise
+        except requests.RequestException as exc:
+            raise StashUnreachable(f"Stash is not reachable for {urlsplit(target).path}: "
+                                   f"{type(exc).__name__}") from None
+
+    def _get(self, target: str, timeout, headers: dict[str, str], *, stream: bool
+             ) -> requests.Response:
+        self.request_count += 1
+        response = self.session.get(target, timeout=timeout, headers=headers, stream=stream)
+        if response.status_code == 401 and self._api_key:
+            response.close()
+            response = self.session.get(target, timeout=timeout, stream=stream,
+                                        headers={**headers, "ApiKey": self._api_key})
+        if response.status_code == 401:
+            response.close()
+            raise StashUnreachable("Stash refused the plugin's credentials (HTTP 401)")
+        return response

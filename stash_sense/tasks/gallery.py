@@ -13,13 +13,12 @@ Nothing leaves the machine: images come from Stash, the model runs locally.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .. import log
 from ..errors import FramesUnavailable, SceneError
@@ -35,6 +34,8 @@ SCENES_PER_PERFORMER = 3
 MAX_SCENE_FACES = 4          # faces one scene may add to one performer
 PROFILE_SHARE = 0.6          # of the progress bar, when scenes follow
 MAX_SIDE = 1600              # profile images are decoded at most this large
+MAX_IMAGE_BYTES = 64 * 2**20           # a bigger "photo" is a damaged file (issue #8, case 7)
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485   # Pillow's own bomb limit, as an error
 
 
 @dataclass
@@ -76,17 +77,17 @@ def all_performers(api) -> list[dict[str, Any]]:
 
 
 def fetch_image(client, url: str) -> Image.Image:
-    """GET a Stash image with the session's auth -> RGB. SceneError-like failures -> ValueError."""
-    response = client.fetch(url)
-    if response.status_code != 200:
-        raise ValueError(f"HTTP {response.status_code}")
+    """GET a Stash image with the session's auth -> RGB. A bad file (HTTP error, too large,
+    corrupt, a decompression bomb) -> ValueError: that performer is skipped with the reason."""
+    from ..frames.decode import decode_image  # noqa: PLC0415
+    from ..frames.download import download  # noqa: PLC0415
+    fix = "replace the performer's image in Stash"
     try:
-        image = Image.open(io.BytesIO(response.content))
-        image.draft("RGB", (MAX_SIDE, MAX_SIDE))   # JPEG: decode big photos at reduced size
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"not a readable image ({type(exc).__name__})") from None
-    image = image.convert("RGB")
+        image = decode_image(download(client, url, "image", max_bytes=MAX_IMAGE_BYTES, fix=fix),
+                             "image", fix, max_pixels=MAX_IMAGE_PIXELS,
+                             draft=(MAX_SIDE, MAX_SIDE))   # JPEG: decode big photos reduced
+    except FramesUnavailable as exc:
+        raise ValueError(str(exc)) from None
     image.thumbnail((MAX_SIDE, MAX_SIDE))          # a profile face is large: bound memory/time
     return image
 
