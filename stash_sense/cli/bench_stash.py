@@ -101,10 +101,18 @@ class MemoryClient:
         self.scenes: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, dict[str, Any]] = {}
         self.markers: dict[str, dict[str, Any]] = {}
-        self.studios = [{"id": "1", "name": "Acme Studios", "aliases": ["Acme"]},
-                        {"id": "2", "name": "Brightline", "aliases": []}]
+        self.studios = [{"id": "1", "name": "Acme Studios", "aliases": ["Acme"],
+                         "created_at": "2025-01-01T00:00:00Z"},
+                        {"id": "2", "name": "Brightline", "aliases": [],
+                         "created_at": "2025-01-01T00:00:00Z"}]
         self.calls: Counter[str] = Counter()
         self._next = 100
+        self._clock = 0
+
+    def now(self) -> str:
+        """A distinct, increasing timestamp per write (the ledger keys identity on created_at)."""
+        self._clock += 1
+        return f"2026-01-01T00:00:{self._clock // 1000:02d}.{self._clock % 1000:03d}Z"
 
     def new_id(self) -> str:
         self._next += 1
@@ -140,6 +148,7 @@ class MemoryClient:
         self.files[f"{base}_thumbs.vtt"] = vtt.encode()
         self.scenes[sid] = {
             "id": sid, "title": title, "organized": False, "tags": [], "studio": None,
+            "created_at": self.now(), "updated_at": self.now(),
             "performers": [], "scene_markers": [],
             "files": [{"path": video or f"/nonexistent/{sid}.mp4", "duration": duration,
                        "width": 1920, "height": 1080, "frame_rate": 10.0}],
@@ -172,7 +181,12 @@ class MemoryStash(StashAPI):
         if scene is None:
             return None
         out = copy.deepcopy(scene)
-        out["tags"] = [{"id": t, "name": self.m.tags[t]["name"]} for t in scene["tags"]]
+        out["tags"] = [{"id": t, "name": self.m.tags[t]["name"],
+                        "created_at": self.m.tags[t]["created_at"]} for t in scene["tags"]]
+        if scene["studio"]:
+            studio = next(s for s in self.m.studios if s["id"] == scene["studio"]["id"])
+            out["studio"] = {"id": studio["id"], "name": studio["name"],
+                             "created_at": studio["created_at"]}
         out["scene_markers"] = [copy.deepcopy(self.m.markers[mid]) for mid in scene["scene_markers"]]
         return out
 
@@ -181,9 +195,26 @@ class MemoryStash(StashAPI):
         wanted = set(tag_ids)
         return [sid for sid, s in self.m.scenes.items() if wanted & set(s["tags"])]
 
-    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str], mode: str) -> None:
+    def _confirm(self, scene_ids: list[str]) -> list[dict[str, Any]]:
+        """What Stash's bulkSceneUpdate answers (CONFIRM_FIELDS), after bumping updated_at."""
+        out = []
+        for sid in scene_ids:
+            scene = self.m.scenes[sid]
+            scene["updated_at"] = self.m.now()
+            studio = scene["studio"] and next(s for s in self.m.studios
+                                              if s["id"] == scene["studio"]["id"])
+            out.append({"id": sid, "updated_at": scene["updated_at"],
+                        "tags": [{"id": t, "created_at": self.m.tags[t]["created_at"]}
+                                 for t in scene["tags"]],
+                        "studio": ({"id": studio["id"], "created_at": studio["created_at"]}
+                                   if studio else None),
+                        "performers": []})
+        return out
+
+    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str],
+                          mode: str) -> list[dict[str, Any]]:
         if not tag_ids:
-            return
+            return []
         self._count("update_scene_tags")
         for sid in scene_ids:
             tags = self.m.scenes[sid]["tags"]
@@ -193,27 +224,51 @@ class MemoryStash(StashAPI):
                 tags[:] = [t for t in tags if t not in tag_ids]
             else:
                 tags[:] = list(dict.fromkeys(tag_ids))
+        return self._confirm(scene_ids)
 
-    def update_scene_performers(self, scene_id: str, performer_ids: list[str], mode: str) -> None:
-        if performer_ids:
-            self._count("update_scene_performers")
+    def update_scene_performers(self, scene_id: str, performer_ids: list[str],
+                                mode: str) -> list[dict[str, Any]]:
+        if not performer_ids:
+            return []
+        self._count("update_scene_performers")
+        return self._confirm([scene_id])
 
-    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> None:
+    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> list[dict[str, Any]]:
         self._count("set_scene_studio")
         studio = next((s for s in self.m.studios if s["id"] == studio_id), None)
         self.m.scenes[scene_id]["studio"] = {"id": studio["id"], "name": studio["name"]} if studio else None
+        return self._confirm([scene_id])
+
+    def scene_studio_id(self, scene_id: str) -> str | None:
+        self._count("scene_studio_id")
+        studio = self.m.scenes[str(scene_id)]["studio"]
+        return studio["id"] if studio else None
+
+    def scene_created_at(self, scene_ids: list[str]) -> dict[str, str]:
+        self._count("scene_created_at")
+        return {str(i): self.m.scenes[str(i)]["created_at"] for i in scene_ids
+                if str(i) in self.m.scenes}
+
+    def tags_by_ids(self, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
+        self._count("tags_by_ids")
+        return {str(t): copy.deepcopy(self.m.tags[str(t)]) for t in tag_ids if str(t) in self.m.tags}
+
+    def performer_ids_existing(self, performer_ids: list[str]) -> set[str]:
+        self._count("performer_ids_existing")
+        return set()
 
     def create_marker(self, scene_id: str, title: str, seconds: float, end_seconds: float | None,
-                      primary_tag_id: str, tag_ids: list[str]) -> str:
+                      primary_tag_id: str, tag_ids: list[str]) -> dict[str, Any]:
         self._count("create_marker")
         mid = self.m.new_id()
+        created = self.m.now()
         tag = self.m.tags[primary_tag_id]
         self.m.markers[mid] = {"id": mid, "title": title, "seconds": seconds,
-                               "end_seconds": end_seconds,
+                               "end_seconds": end_seconds, "created_at": created,
                                "primary_tag": {"id": primary_tag_id, "name": tag["name"]},
                                "tags": [{"id": t, "name": self.m.tags[t]["name"]} for t in tag_ids]}
         self.m.scenes[scene_id]["scene_markers"].append(mid)
-        return mid
+        return {"id": mid, "created_at": created}
 
     def destroy_markers(self, marker_ids: list[str]) -> None:
         if not marker_ids:
@@ -235,7 +290,7 @@ class MemoryStash(StashAPI):
                    description: str = "") -> dict[str, Any]:
         self._count("create_tag")
         tid = self.m.new_id()
-        self.m.tags[tid] = {"id": tid, "name": name, "aliases": [],
+        self.m.tags[tid] = {"id": tid, "name": name, "aliases": [], "created_at": self.m.now(),
                             "parents": [{"id": p} for p in parent_ids]}
         return copy.deepcopy(self.m.tags[tid])
 
