@@ -171,6 +171,32 @@ def test_rapidocr_reads_small_corner_watermarks(engine):
         assert (x0 > dims[0] / 2) == (where == "br")           # boxes in frame pixels
 
 
+def _boxed_frame(text, height_share, dims=(1280, 720)):
+    """Large white text on a dark box in the bottom-right corner, over a busy picture."""
+    base = Image.effect_mandelbrot(dims, (-2.2, -1.2, 1.0, 1.2), 60).convert("RGB")
+    draw = ImageDraw.Draw(base)
+    size = round(dims[1] * height_share)
+    font = _font(size)
+    w = draw.textlength(text, font=font)
+    m, pad = int(dims[1] * 0.035), size // 3
+    x, y = dims[0] - m - pad - w, dims[1] - m - pad - size
+    draw.rectangle((x - pad, y - pad, dims[0] - m, dims[1] - m), fill=(18, 18, 22))
+    draw.text((x, y), text, font=font, fill=(255, 255, 255))
+    return base
+
+
+def test_a_reading_is_never_replaced_by_a_cut_off_one(engine):
+    """Issue #10: on 1280x720 the whole-frame pass reads "Pineapple Studios" (text 10 % of the
+    frame's height) whole, and the bottom-right corner crop, narrower than the text, reads a
+    cut-off "ple Studios": the cut reading must not replace the whole one."""
+    studios = STUDIOS + [{"id": "30", "name": "Pineapple Studios", "aliases": []}]
+    lines = read_frame(engine, _boxed_frame("Pineapple Studios", 0.10))
+    texts = [ln["text"] for ln in lines]
+    assert any(t.replace(" ", "").lower() == "pineapplestudios" for t in texts), lines
+    best = StudioMatcher(studios).best_in_frame(texts)
+    assert best is not None and best.studio == "Pineapple Studios", lines
+
+
 def test_engine_choice_and_missing_paddle(monkeypatch):
     from stash_sense.analyzers import ocr_engines
     from stash_sense.errors import DependencyMissing
