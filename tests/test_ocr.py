@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from stash_sense.analyzers.ocr import frame_texts, read_frame, studio_findings
+from stash_sense.analyzers.ocr import frame_texts, merge_readings, read_frame, regions, studio_findings
 from stash_sense.findings import Signal
 from stash_sense.frames.types import SceneMedia
 from stash_sense.studios import StudioMatcher, fold, words
@@ -195,6 +195,25 @@ def test_a_reading_is_never_replaced_by_a_cut_off_one(engine):
     assert any(t.replace(" ", "").lower() == "pineapplestudios" for t in texts), lines
     best = StudioMatcher(studios).best_in_frame(texts)
     assert best is not None and best.studio == "Pineapple Studios", lines
+
+
+def _line(text, x0, y0, x1, y1, region):
+    return {"text": text, "conf": 0.9, "box": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+            "region": region}
+
+
+def test_merge_keeps_the_better_of_two_readings():
+    crops = dict(regions(1280, 720))          # bottom-right: x 819..1280, y 576..720
+    whole = _line("Pineapple Studios", 480, 600, 1250, 690, "full")
+    cut = _line("ple Studios", 820, 600, 1250, 690, "bottom-right")       # at the crop's left edge
+    assert merge_readings([whole], [cut], crops, 1280, 720) == [whole]
+    inside = _line("le Studios", 900, 600, 1250, 690, "bottom-right")     # not at the edge, but
+    assert merge_readings([whole], [inside], crops, 1280, 720) == [whole]  # the whole line is longer
+    small_full = _line("kinetix.corn", 1100, 660, 1250, 680, "full")
+    small_corner = _line("kinetix.com", 1101, 661, 1249, 679, "bottom-right")
+    assert merge_readings([small_full], [small_corner], crops, 1280, 720) == [small_corner]
+    alone = _line("ple Stu", 820, 600, 1000, 690, "bottom-right")           # cut, nothing better
+    assert merge_readings([], [alone], crops, 1280, 720) == [alone]
 
 
 def test_engine_choice_and_missing_paddle(monkeypatch):

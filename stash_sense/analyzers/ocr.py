@@ -83,6 +83,47 @@ def _lines(found: list[Line], region: str, scale: float, dx: float, dy: float) -
     return out
 
 
+def _cut_by_crop(line: dict, crop: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a corner line touches a side of its crop that lies inside the frame: the text
+    goes on beyond the crop, so the line holds only part of it ("ple Studios")."""
+    x0, y0, x1, y1 = _bounds(line["box"])
+    cx0, cy0, cx1, cy1 = crop
+    margin = max(2.0, 0.15 * (y1 - y0))
+    return ((cx0 > 0 and x0 - cx0 < margin) or (cx1 < width and cx1 - x1 < margin)
+            or (cy0 > 0 and y0 - cy0 < margin) or (cy1 < height and cy1 - y1 < margin))
+
+
+def _reaches_beyond(outer: dict, inner: dict) -> bool:
+    """Whether `outer` spans clearly more than `inner` (more than a third of a line height
+    further on some side): then `inner` read only part of the same text."""
+    ox0, oy0, ox1, oy1 = _bounds(outer["box"])
+    ix0, iy0, ix1, iy1 = _bounds(inner["box"])
+    slack = (iy1 - iy0) / 3
+    return ix0 - ox0 > slack or ox1 - ix1 > slack
+
+
+def merge_readings(full: list[dict], corners: list[dict], crops: dict[str, tuple],
+                   width: int, height: int) -> list[dict]:
+    """One reading per piece of text, never a worse one in place of a better one.
+
+    A corner crop reads small print at full resolution, so where both passes read the same
+    text the corner's reading is kept — unless the corner line is cut by the crop's inner edge,
+    or the whole-frame line reaches clearly beyond it: then the corner saw only part of the text
+    (issue #10: a cut-off "ple Studios" used to replace "Pineapple Studios")."""
+    corners = [c for c in corners
+               if not (_cut_by_crop(c, crops[c["region"]], width, height)
+                       and any(_overlap(f["box"], c["box"]) > 0.5 for f in full))]
+    kept_full, dropped = [], set()
+    for line in full:
+        twins = [i for i, c in enumerate(corners) if _overlap(line["box"], c["box"]) > 0.5]
+        if twins and not any(_reaches_beyond(line, corners[i]) for i in twins):
+            continue                      # the corner read the same text at full resolution
+        if twins:
+            dropped.update(twins)         # the whole line is more than the corner saw
+        kept_full.append(line)
+    return kept_full + [c for i, c in enumerate(corners) if i not in dropped]
+
+
 def read_frame(engine: OcrEngine, image: Image.Image) -> list[dict[str, Any]]:
     """Every line of text in one frame: [{text, conf, box (frame px), region}]."""
     w, h = image.size
@@ -91,13 +132,12 @@ def read_frame(engine: OcrEngine, image: Image.Image) -> list[dict[str, Any]]:
     if scale >= 1.0:
         return full          # the whole-frame pass saw every pixel
     corners: list[dict] = []
-    for name, (x0, y0, x1, y1) in regions(w, h):
+    crops = dict(regions(w, h))
+    for name, (x0, y0, x1, y1) in crops.items():
         up = min(CORNER_MAX_UP, max(1.0, CORNER_MIN_H / max(y1 - y0, 1)))
         crop = _scaled(image.crop((x0, y0, x1, y1)), up)
         corners += _lines(engine.read(crop), name, up, x0, y0)
-    kept = [line for line in full
-            if not any(_overlap(line["box"], c["box"]) > 0.5 for c in corners)]
-    return kept + corners
+    return merge_readings(full, corners, crops, w, h)
 
 
 class OcrAnalyzer(Analyzer):
