@@ -38,6 +38,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
+from . import sampling
 from .types import Frame, FrameSource, SceneMedia
 
 FRAME_TIMEOUT = 90.0        # seconds for one frame (a slow network share, a 4K HEVC keyframe)
@@ -276,7 +277,7 @@ class VideoSource(FrameSource):
             raise FramesUnavailable(f"the duration of {redact(source, source)} is unknown: "
                                     "rescan the scene in Stash (Tasks > Scan)")
         grabbed = []
-        times = frame_times(duration, self.count)
+        times = sampling.frame_times(duration, self.count)
         for t, exact in zip(times, needs_exact(times)):
             image = grab_frame(source, t, self.tools.ffmpeg, headers, self.max_width, exact)
             if image is not None:              # None: past the real end of a mis-probed file
