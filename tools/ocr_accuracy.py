@@ -57,7 +57,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 DURATION = 32.0
-FPS = 8
+FPS = 4
 WATERMARKED, NEGATIVES = 84, 28
 MIN_FONT_PX = 11
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")
@@ -376,6 +376,32 @@ def _replaces(case: Case, findings, settings) -> bool:
     return plan.set_studio_id is not None and plan.set_studio_id != case.existing
 
 
+class CachedFrames:
+    """The real VideoSource, its frames kept beside the clip (raw arrays), so that a second
+    engine or setting is compared on exactly the same frames without seeking again."""
+
+    def __init__(self, source, folder: str):
+        self.source, self.tools, self.folder = source, source.tools, folder
+
+    def frames(self, scene):
+        import numpy as np
+        from PIL import Image
+        from stash_sense.frames.sampling import frame_times
+        from stash_sense.frames.types import Frame
+        stem = os.path.splitext(os.path.basename(scene.path))[0]
+        key = hashlib.sha1(repr(frame_times(scene.duration, self.source.count)).encode())
+        path = os.path.join(self.folder, f"{stem}-{key.hexdigest()[:8]}.frames.npz")
+        if os.path.isfile(path):
+            data = np.load(path)
+            return [Frame(scene.id, i, float(t), float(sp), Image.fromarray(data[f"f{i}"]),
+                          "video") for i, (t, sp) in enumerate(zip(data["times"], data["spans"]))]
+        frames = self.source.frames(scene)
+        np.savez(path + ".part.npz", times=[f.time for f in frames], spans=[f.span for f in frames],
+                 **{f"f{i}": np.asarray(f.image) for i, f in enumerate(frames)})
+        os.replace(path + ".part.npz", path)
+        return frames
+
+
 def run_case(case: Case, clip: str, analyzer, source) -> Result:
     from stash_sense.frames.types import SceneMedia
     from stash_sense.frames.video import probe_duration
@@ -450,6 +476,55 @@ def report(results: list[Result]) -> Totals:
     return t
 
 
+def _today_times(duration: float, count: int) -> list[float]:
+    """The frame times before issue #10: 2 s and 4.5 s, the rest evenly spread."""
+    intro = [2.0, 4.5] if count >= 4 and duration >= 30 else []
+    rest = count - len(intro)
+    return sorted(intro + [(i + 0.5) / rest * duration for i in range(rest)])
+
+
+def cost(selected: list[Case], clips: list[str], tools, frames: int) -> int:
+    """OCR CPU per 1080p scene: today's reader (rapidocr-onnxruntime 1.4.4 on ONNX Runtime's
+    default threads, the old frame times) against the default one, alternating on the same
+    clips in the same run, so that the machine's load weighs on both alike."""
+    from stash_sense.analyzers.ocr import OcrAnalyzer
+    from stash_sense.analyzers.ocr_engines import make_engine
+    from stash_sense.frames import sampling, video
+    from stash_sense.frames.types import Frame
+    from stash_sense.settings import Settings
+    today = build_analyzer("rapidocr-onnxruntime", frames=frames)
+    today.engine = make_engine("rapidocr-onnxruntime", threads=0)
+    new = build_analyzer(Settings().ocrEngine, frames=frames)
+
+    def grab(clip: str, times: list[float]) -> list:
+        images = video.grab_frames(clip, times, tools.ffmpeg, max_width=video.MAX_WIDTH)
+        return [Frame("c", i, t, 1.0, im, "video") for i, (t, im) in enumerate(zip(times, images))]
+
+    rows = []
+    hd = [(c, p) for c, p in zip(selected, clips) if c.res == "1080"]
+    for case, clip in hd:
+        duration = video.probe_duration(clip, tools)
+        old_frames = grab(clip, _today_times(duration, frames))
+        new_frames = grab(clip, sampling.frame_times(duration, frames))
+        row = []
+        for analyzer, fr in ((today, old_frames), (new, new_frames)):
+            start = time.process_time()
+            OcrAnalyzer.analyze(analyzer, fr)
+            row.append(time.process_time() - start)
+        rows.append(row)
+        print(f"  {case.id}: today {row[0]:.2f} s, new {row[1]:.2f} s CPU", flush=True)
+    if not rows:
+        print("no 1080p clip selected")
+        return 1
+    a = sum(r[0] for r in rows) / len(rows)
+    b = sum(r[1] for r in rows) / len(rows)
+    load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else "?"
+    print(f"\nOCR CPU per 1080p scene, {frames} frames, {len(rows)} clips, same run: today "
+          f"({today.engine.model_id}, default threads) {a:.2f} s; new ({new.model_id}) {b:.2f} s;"
+          f" ratio {b / a:.2f}; load average {load}")
+    return 0 if b <= 3.5 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1, help="1: development set, 2: held-out set")
@@ -460,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-score", type=float, default=85.0, help="studioMinScore (default 85)")
     ap.add_argument("--json", help="write the per-clip results here")
     ap.add_argument("--generate-only", action="store_true", help="make the clips, read none")
+    ap.add_argument("--cost", action="store_true",
+                    help="OCR CPU per 1080p clip, today's reader against the default, same run")
     args = ap.parse_args(argv)
 
     from stash_sense.frames.video import VideoSource, find_tools
@@ -478,9 +555,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - started:.0f}s ({folder})", flush=True)
         if args.generate_only:
             return 0
+        if args.cost:
+            return cost(selected, clips, tools, args.frames)
         analyzer = build_analyzer(args.engine or Settings().ocrEngine, args.min_score, args.frames)
         print(f"engine: {analyzer.model_id}", flush=True)
         source = VideoSource(tools, count=args.frames)
+        if args.keep:
+            source = CachedFrames(source, folder)
         results = []
         for case, clip in zip(selected, clips):
             results.append(run_case(case, clip, analyzer, source))

@@ -33,3 +33,9 @@ def frame_times(duration: float, count: int) -> list[float]:
     rest = count - len(intro)
     spread = [(i + 0.5) / rest * duration for i in range(rest)]
     return sorted(round(t, 3) for t in intro + spread)
+
+
+def is_title_time(time: float) -> bool:
+    """Whether a frame was taken for a title card (one of TITLE_TIMES): its text is large, so
+    OCR reads the whole frame only and skips the full-resolution edge strips."""
+    return any(abs(time - t) < 1e-6 for t in TITLE_TIMES)
