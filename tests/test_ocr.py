@@ -107,6 +107,16 @@ def _signal(t, lines):
         {"text": text, "conf": 0.9, "box": box, "region": "full"} for text, box in lines]})
 
 
+def test_words_of_one_row_join_left_to_right_even_when_boxed_higher():
+    """Seen on the accuracy set: "Harbor" boxed 16 px higher than "Blue" beside it was joined
+    as "Harbor Blue"."""
+    blue = ("Blue", [[316, 284], [438, 291], [435, 347], [313, 340]])
+    harbor = ("Harbor", [[428, 268], [639, 275], [639, 354], [425, 347]])
+    films = ("Films", [[330, 360], [500, 360], [500, 420], [330, 420]])      # a second row
+    [(_, _, texts)] = frame_texts([_signal(1.0, [harbor, films, blue])])
+    assert "Blue Harbor Films" in texts
+
+
 def test_findings_from_stored_lines_join_nearby_lines():
     """A logo set on two lines ("Velvet" over "Room") is read as two lines and joined."""
     velvet = ("Velvet", [[10, 10], [60, 10], [60, 25], [10, 25]])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 from PIL import Image
 
 from .. import log
@@ -41,6 +42,7 @@ EDGE_H = 0.2           # the top and bottom strips, as a share of the frame's he
 EDGE_MIN_H = 216       # px: lower strips are upscaled to this
 EDGE_MAX_UP = 2.5
 MIN_CONFIDENCE = 0.5   # lines the recogniser itself doubts are dropped
+COMPOSITE_FRAMES = 3   # frames per temporal median (a watermark over noise or a busy picture)
 READER_VERSION = "r2"  # bump when read_frame changes what it stores
 
 
@@ -143,6 +145,39 @@ def read_frame(engine: OcrEngine, image: Image.Image, edges: bool = True) -> lis
     return merge_readings(full, corners, crops, w, h)
 
 
+def _signal(time: float, span: float, lines: list[dict], size, **extra) -> Signal:
+    confidence = max((ln["conf"] for ln in lines), default=0.0)
+    return Signal(time, span, KEY, confidence, {"lines": lines, "size": list(size), **extra})
+
+
+def composite_windows(frames: Sequence[Frame]) -> list[tuple[int, list[int]]]:
+    """(anchor, window) per temporal composite: COMPOSITE_FRAMES consecutive evenly spread
+    frames of one scene (title-card frames left out), the first and the last such run; the
+    composite's signal goes with the window's middle frame."""
+    by_scene: dict[str, list[int]] = {}
+    for i, f in enumerate(frames):
+        if not is_title_time(f.time):
+            by_scene.setdefault(f.scene_id, []).append(i)
+    out = []
+    for idx in by_scene.values():
+        if len(idx) < COMPOSITE_FRAMES or len({frames[i].image.size for i in idx}) != 1:
+            continue
+        windows = [idx[:COMPOSITE_FRAMES]]
+        if len(idx) > COMPOSITE_FRAMES:
+            windows.append(idx[-COMPOSITE_FRAMES:])
+        out += [(w[len(w) // 2], w) for w in windows]
+    return out
+
+
+def median_image(images: Sequence[Image.Image]) -> Image.Image:
+    """Per-pixel median of three frames: a static overlay (a watermark) stays as it is, while
+    what moves under it (noise, a busy picture) is replaced by what two frames agree on, which
+    is mostly background smoothed of its detail."""
+    a, b, c = (np.asarray(im.convert("RGB")) for im in images[:3])
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return Image.fromarray(np.maximum(low, np.minimum(high, c)))
+
+
 class OcrAnalyzer(Analyzer):
     name = "ocr"
     source = "video"
@@ -162,9 +197,12 @@ class OcrAnalyzer(Analyzer):
         out = []
         for frame in frames:
             lines = read_frame(self.engine, frame.image, edges=not is_title_time(frame.time))
-            confidence = max((ln["conf"] for ln in lines), default=0.0)
-            out.append([Signal(frame.time, frame.span, KEY, confidence,
-                               {"lines": lines, "size": list(frame.image.size)})])
+            out.append([_signal(frame.time, frame.span, lines, frame.image.size)])
+        for anchor, window in composite_windows(frames):
+            image = median_image([frames[i].image for i in window])
+            lines = read_frame(self.engine, image)
+            out[anchor].append(_signal(frames[anchor].time, 0.0, lines, image.size,
+                                       composite=[frames[i].time for i in window]))
         return out
 
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
@@ -212,8 +250,25 @@ def _groups(lines: list[dict]) -> list[list[dict]]:
     groups: dict[int, list[int]] = {}
     for i in range(len(lines)):
         groups.setdefault(root(i), []).append(i)
-    return [[lines[i] for i in sorted(idx, key=lambda k: (round(boxes[k][1] / 8), boxes[k][0]))]
-            for idx in groups.values()]
+    return [[lines[i] for i in _reading_order(idx, boxes)] for idx in groups.values()]
+
+
+def _reading_order(idx: list[int], boxes: list[tuple[float, float, float, float]]) -> list[int]:
+    """Rows top to bottom, each left to right. Lines are in one row when their vertical
+    middles are within half a line height: a slanted or outlined word ("Harbor" boxed 16 px
+    higher than "Blue" beside it) is still on the row of its neighbour."""
+    rows: list[list[int]] = []
+    for k in sorted(idx, key=lambda k: (boxes[k][1] + boxes[k][3]) / 2):
+        mid = (boxes[k][1] + boxes[k][3]) / 2
+        row = rows[-1] if rows else None
+        if row is not None:
+            r = boxes[row[0]]
+            height = max(r[3] - r[1], boxes[k][3] - boxes[k][1])
+            if abs(mid - (r[1] + r[3]) / 2) < height / 2:
+                row.append(k)
+                continue
+        rows.append([k])
+    return [k for row in rows for k in sorted(row, key=lambda k: boxes[k][0])]
 
 
 def studio_findings(matcher: StudioMatcher, scene: SceneMedia,
