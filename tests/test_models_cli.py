@@ -78,7 +78,7 @@ def test_verify_bundled_and_random_models(tmp_path, capfd):
                        "--set", "yoloModel=yolo11n.yaml", "--json")
     results = {r["name"]: r for r in json.loads(out)}
     assert code == 0, results
-    assert results["RapidOCR PP-OCRv4 det + rec, cls (ONNX)"]["ok"]
+    assert results["RapidOCR PP-OCRv6 small det + rec, cls (ONNX)"]["ok"]   # the default engine
     assert results["MTCNN face detector (pnet, rnet, onet)"]["ok"]
     assert results["InceptionResnetV1"]["ok"]
     assert results["YOLO yolo11n.yaml"]["ok"]

@@ -368,3 +368,33 @@ def test_a_missing_word_is_another_name():
     only_raw = StudioMatcher([{"id": "4", "name": "Blue Harbor Raw", "aliases": []}])
     assert only_raw.best_in_frame(["BLUE HARBOR"]) is None
     assert only_raw.best_in_frame(["BLUE HARB0R RAW"]).studio == "Blue Harbor Raw"
+
+
+# -- temporal composites (static watermarks over moving pictures) ----------------------------
+def test_composite_windows_per_scene_without_title_frames():
+    from stash_sense.analyzers.ocr import composite_windows
+    from stash_sense.frames.sampling import frame_times
+    from stash_sense.frames.types import Frame
+    img, small = Image.new("RGB", (64, 36)), Image.new("RGB", (32, 18))
+    a = [Frame("a", i, t, 1.0, img, "video") for i, t in enumerate(frame_times(600.0, 8))]
+    b = [Frame("b", i, t, 1.0, img, "video") for i, t in enumerate(frame_times(600.0, 4))]
+    c = [Frame("c", i, t, 1.0, im, "video") for i, (t, im) in enumerate(
+        zip([10.0, 20.0, 30.0], [img, small, img]))]                 # sizes differ: none
+    windows = composite_windows(a + b + c)
+    # scene a: 3 title frames, then 5 spread (indices 3-7): two windows of 3, overlapping in one
+    assert windows == [(4, [3, 4, 5]), (6, [5, 6, 7])]                # scene b: 2 spread frames
+
+
+def test_median_keeps_a_static_watermark_and_drops_moving_noise():
+    from stash_sense.analyzers.ocr import median_image
+    import numpy as np
+    rng = np.random.default_rng(5)
+    frames = []
+    for _ in range(3):
+        noise = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+        noise[40:50, 20:140] = 255                                    # the watermark: static
+        frames.append(Image.fromarray(noise))
+    med = np.asarray(median_image(frames)).astype(float)
+    assert (med[40:50, 20:140] == 255).all()
+    single = np.asarray(frames[0]).astype(float)
+    assert med[:30].std() < 0.8 * single[:30].std()                  # the background is calmer
