@@ -22,3 +22,10 @@ def test_two_frames_fall_inside_any_short_title_card(start, length):
     inside = [t for t in frame_times(1800.0, 8) if start <= t <= start + length]
     assert len(inside) >= 2
     assert set(TITLE_TIMES) <= set(frame_times(1800.0, 8))
+
+
+def test_title_frames_are_told_apart_from_spread_ones():
+    from stash_sense.frames.sampling import is_title_time
+    times = frame_times(1800.0, 8)
+    assert [is_title_time(t) for t in times] == [True] * 3 + [False] * 5
+    assert not any(is_title_time(t) for t in frame_times(20.0, 8))   # short: all spread
