@@ -16,6 +16,8 @@ Why each rule exists:
   must also cover every word of the name: "Silver Screen" is 96 % of "Silver Screen X" by letters
   but lacks a word. Names of 8+ letters are also found exactly inside one glued word
   ("visitbrazzerscom"; a fuzzy part of a glued word is too easy to find by chance).
+- A name under 8 letters found among other words of a line must be read exactly: "Kinetic
+  Arts" is another name, not a misread "Kinetix" (one letter off in 7 scores 85.7).
 - A name with '&' is also known without it, as its web address writes it ("lumenco.com").
 - Short names and names made only of generic words ("HD", "Films", "Reality") are where false
   positives come from: names under 3 letters are ignored, and short or generic names must match
@@ -212,6 +214,8 @@ class StudioMatcher:
                     name = self.fuzzy[i]
                     if count > name.n_words and count != total:
                         continue
+                    if count != total and score < 100.0 and len(name.plain) < PARTIAL_NAME:
+                        continue   # "Kinetic Arts": a short name nearly read among other words
                     # the whole line may have more words than the name when OCR split one
                     # ("Har bor"), but each extra word also hints at another text
                     score -= EXTRA_WORD_PENALTY * max(0, count - name.n_words)

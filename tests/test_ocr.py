@@ -72,6 +72,8 @@ def test_normalisation():
     (["HD Films presents"], None),
     (["Blue Sky Harbor"], None),                       # an extra word inside the name
     (["Silver Screen Classics"], None),
+    (["Kinetic Arts"], None),                          # 7 letters, one off, among other words
+    (["KINETlX presents"], "Kinetix"),                 # ... but exact after folding is fine
     (["SilverScreenClassics"], None),                  # a fuzzy part of glued text
     (["SUBSCRIBE FOR MORE"], None),
     (["Episode 4 - The Beach House"], None),
