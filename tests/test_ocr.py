@@ -160,11 +160,15 @@ def _frame(text, size, where, opacity=0.8, dims=(1280, 720)):
     return Image.alpha_composite(base.convert("RGBA"), layer).convert("RGB")
 
 
-@pytest.fixture(scope="module")
-def engine():
-    pytest.importorskip("rapidocr_onnxruntime")
-    from stash_sense.analyzers.ocr_engines import RapidOcrEngine
-    return RapidOcrEngine()
+@pytest.fixture(scope="module", params=[("rapidocr", "rapidocr"),
+                                         ("rapidocr-onnxruntime", "rapidocr_onnxruntime")],
+                ids=["rapidocr", "rapidocr-onnxruntime"])
+def engine(request):
+    """Both RapidOCR engines: the default (3.x) and the one it replaced (1.4.4)."""
+    name, module = request.param
+    pytest.importorskip(module)
+    from stash_sense.analyzers.ocr_engines import make_engine
+    return make_engine(name)
 
 
 def test_rapidocr_reads_small_corner_watermarks(engine):
@@ -343,7 +347,10 @@ def test_tagme_batch_sets_studios_from_watermarks(tmp_path):
         from stash_sense.store import Store
         store = Store.in_dir(str(tmp_path / "data"))
         signals = store.load_signals(new, "ocr")
-        assert len(signals) == 3 and all(s.key == "ocr" for s in signals)
+        assert all(s.key == "ocr" for s in signals)
+        frames = [s for s in signals if "composite" not in s.data]
+        [median] = [s for s in signals if "composite" in s.data]    # of the 3 spread frames
+        assert len(frames) == 3 and median.data["composite"] == [s.time for s in frames]
         assert any("KINETIX" in ln["text"].upper() for s in signals for ln in s.data["lines"])
         assert stash.studio(kinetix)["name"] == "Kinetix"
 
