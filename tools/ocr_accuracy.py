@@ -68,7 +68,8 @@ FONTS = {
     "lib-sans-bold": "LiberationSans-Bold.ttf", "lib-serif-it": "LiberationSerif-Italic.ttf",
     "lib-mono-bold": "LiberationMono-Bold.ttf", "lib-narrow-bold": "LiberationSansNarrow-Bold.ttf",
 }
-SYMBOL_FONT = "dv-sans"          # DejaVu has ® ™ ★; Liberation lacks some of them
+# Liberation has ® and ™ but no ★: it draws its missing-glyph box there, which stays in the set as
+# one more stray symbol beside the name.
 STUDIOS = [
     {"id": "1", "name": "Velvet Room Pictures", "aliases": ["VelvetRoom"]},
     {"id": "2", "name": "Nordlicht Films", "aliases": []},
@@ -245,14 +246,6 @@ def font_path(key: str) -> str:
                      "fonts-liberation")
 
 
-def _has_glyphs(font, text: str) -> bool:
-    from PIL import ImageFont  # noqa: F401
-    try:
-        return all(font.getmask(c).getbbox() is not None or c.isspace() for c in text)
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def draw_overlay(case: Case) -> "Image.Image":
     """The text layer (RGBA, frame size) for `case`, as a watermark or title card is made."""
     from PIL import Image, ImageDraw, ImageFont
@@ -264,9 +257,6 @@ def draw_overlay(case: Case) -> "Image.Image":
     key = case.font
     px = max(MIN_FONT_PX, round(case.size * h))
     font = ImageFont.truetype(font_path(key), px)
-    if not all(_has_glyphs(font, ln) for ln in lines):
-        key = SYMBOL_FONT
-        font = ImageFont.truetype(font_path(key), px)
     probe = ImageDraw.Draw(layer)
     limit = w * (0.92 if case.pos in ("center", "bottom") else 0.6)
     while px > MIN_FONT_PX and max(probe.textlength(ln, font=font) for ln in lines) > limit:
