@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from .errors import SettingsError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-OCR_ENGINES = ("rapidocr", "paddleocr")
+OCR_ENGINES = ("rapidocr", "rapidocr-onnxruntime", "paddleocr")
 TORCH_BUILDS = ("auto", "cpu", "cuda")
 
 

@@ -16,6 +16,9 @@ Why each rule exists:
   must also cover every word of the name: "Silver Screen" is 96 % of "Silver Screen X" by letters
   but lacks a word. Names of 8+ letters are also found exactly inside one glued word
   ("visitbrazzerscom"; a fuzzy part of a glued word is too easy to find by chance).
+- A name under 8 letters found among other words of a line must be read exactly: "Kinetic
+  Arts" is another name, not a misread "Kinetix" (one letter off in 7 scores 85.7).
+- A name with '&' is also known without it, as its web address writes it ("lumenco.com").
 - Short names and names made only of generic words ("HD", "Films", "Reality") are where false
   positives come from: names under 3 letters are ignored, and short or generic names must match
   exactly and alone on their line (distinctive 4-5 letter names also among other words).
@@ -99,6 +102,17 @@ def _name(studio_id: str, studio: str, text: str) -> Name | None:
                 tuple(len(w) for w in folded), strict, not distinctive)
 
 
+def _spellings(texts: Iterable[str]) -> list[str]:
+    """Each name or alias, plus the way a web address writes a name with '&': without it
+    ("Lumen & Co" is lumenco.com; '&' cannot appear in a domain)."""
+    out = []
+    for text in texts:
+        out.append(text)
+        if "&" in text:
+            out.append(" ".join(text.replace("&", " ").split()))
+    return out
+
+
 def covers_words(name: Name, piece: str, folded: bool) -> bool:
     """Whether the best alignment of `piece` with the name matches a fair part of every word of
     the name: "Silver Screen" is 96 % of "Silver Screen X" by letters, but lacks a whole word."""
@@ -157,7 +171,7 @@ class StudioMatcher:
         self.min_frames = max(1, int(min_frames))
         self.names: list[Name] = []
         for s in studios:
-            for text in dict.fromkeys([s.get("name") or "", *(s.get("aliases") or [])]):
+            for text in dict.fromkeys(_spellings([s.get("name") or "", *(s.get("aliases") or [])])):
                 entry = _name(str(s["id"]), s.get("name") or text, text)
                 if entry is not None:
                     self.names.append(entry)
@@ -200,6 +214,8 @@ class StudioMatcher:
                     name = self.fuzzy[i]
                     if count > name.n_words and count != total:
                         continue
+                    if count != total and score < 100.0 and len(name.plain) < PARTIAL_NAME:
+                        continue   # "Kinetic Arts": a short name nearly read among other words
                     # the whole line may have more words than the name when OCR split one
                     # ("Har bor"), but each extra word also hints at another text
                     score -= EXTRA_WORD_PENALTY * max(0, count - name.n_words)

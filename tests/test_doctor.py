@@ -17,7 +17,7 @@ from stash_sense.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "torchvision", "open_clip", "ultralytics", "facenet_pytorch", "onnxruntime",
-         "rapidocr_onnxruntime", "cv2")
+         "rapidocr_onnxruntime", "rapidocr", "cv2")
 
 
 def settings_for(tmp_path, **values):
@@ -59,7 +59,7 @@ def test_weights_on_disk_are_found_where_the_analyzers_look(tmp_path, monkeypatc
     assert "open_clip_model.safetensors" in checks["weights: clip"].detail
     assert checks["weights: objects"].status is Status.OK
     assert checks["weights: faces"].status is Status.OK
-    if doctor.has_module("rapidocr_onnxruntime"):
+    if doctor.has_module("rapidocr"):
         assert checks["weights: ocr"].status is Status.OK
 
 

@@ -79,7 +79,7 @@ def test_verify_bundled_and_random_models(tmp_path, capfd):
                        "--set", "yoloModel=yolo11n.yaml", "--json")
     results = {r["name"]: r for r in json.loads(out)}
     assert code == 0, results
-    assert results["RapidOCR PP-OCRv4 det + rec, cls (ONNX)"]["ok"]
+    assert results["RapidOCR PP-OCRv6 small det + rec, cls (ONNX)"]["ok"]   # the default engine
     assert results["MTCNN face detector (pnet, rnet, onet)"]["ok"]
     assert results["InceptionResnetV1"]["ok"]
     assert results["YOLO yolo11n.yaml"]["ok"]
@@ -167,6 +167,6 @@ def test_models_task_through_the_plugin_entry(stash, tmp_path):
     assert run.error is None, run.log_text()
     assert run.stdout_was_json
     names = [w["name"] for w in run.output["weights"]]
-    assert "RapidOCR PP-OCRv4 det + rec, cls (ONNX)" in names and "InceptionResnetV1" in names
+    assert "RapidOCR PP-OCRv6 small det + rec, cls (ONNX)" in names and "InceptionResnetV1" in names
     assert any("verify MTCNN" in m and "ok" in m for m in run.messages("info"))
     assert run.progress and run.progress[-1] == 1.0

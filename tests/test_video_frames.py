@@ -11,7 +11,8 @@ import pytest
 from stash_sense.errors import DependencyMissing, FramesUnavailable
 from stash_sense.frames import video
 from stash_sense.frames.types import SceneMedia
-from stash_sense.frames.video import (Tools, VideoSource, find_tools, frame_times, grab_frames,
+from stash_sense.frames.sampling import frame_times
+from stash_sense.frames.video import (Tools, VideoSource, find_tools, grab_frames,
                                       needs_exact, probe_duration, redact, spans)
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
@@ -39,7 +40,7 @@ def clip(tmp_path_factory):
 # -- times -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("duration,count,expected", [
     (20.0, 4, [2.5, 7.5, 12.5, 17.5]),                         # short: evenly spread
-    (600.0, 8, [2.0, 4.5, 50.0, 150.0, 250.0, 350.0, 450.0, 550.0]),  # + the opening's title card
+    (600.0, 8, [0.7, 1.7, 2.7, 60.0, 180.0, 300.0, 420.0, 540.0]),  # + the opening's title card
     (600.0, 3, [100.0, 300.0, 500.0]),                         # too few frames to spare two
     (0.0, 8, []), (100.0, 0, []),
 ])
@@ -51,8 +52,8 @@ def test_spans_cover_the_scene_and_exact_seeks_where_needed():
     times = frame_times(600.0, 8)
     widths = spans(times, 600.0)
     assert sum(widths) == pytest.approx(600.0) and all(w > 0 for w in widths)
-    assert widths[0] == pytest.approx(3.25)                    # 0 .. midpoint of 2.0 and 4.5
-    assert needs_exact(times) == [True, True] + [False] * 6    # far apart: the keyframe will do
+    assert widths[0] == pytest.approx(1.2)                     # 0 .. midpoint of 0.7 and 1.7
+    assert needs_exact(times) == [True] * 3 + [False] * 5      # far apart: the keyframe will do
     assert all(needs_exact(frame_times(40.0, 8)))              # close together: exact seeks
 
 

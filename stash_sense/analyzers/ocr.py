@@ -1,15 +1,17 @@
 """Studio watermarks and title cards: OCR on full-resolution frames, matched to Stash's studios.
 
-Reading a frame (`read_frame`): watermarks are small and sit in a corner; title cards are large
-and central. One pass over the whole frame, scaled down to FULL_SIDE (960 px) on its long side,
-reads the large text cheaply. When that scaling lost pixels (720p and up; 4K is capped to 1920 by
-the frame source), each corner is read again at full resolution (crops under 216 px high are
-upscaled); lines found twice are kept once, the corner's reading winning. Measured with
-tools/ocr_accuracy.py (38 watermarked clips, 2 shared CPU cores, 8 frames per clip): whole frame
-at 960 px only: 37/38 right, 5.1 s CPU per clip; plus corners on every frame: 37/38, 9.6 s, and
-low-contrast or small print read in more frames (a 0.5-opacity 720p watermark in 5 frames instead
-of 2, 19 px print on 1080p in 8 instead of 5), the margin the two-frame agreement needs; whole
-frame at full resolution: 11 s. Corners on 480p added nothing: the whole-frame pass is native.
+Reading a frame (`read_frame`): watermarks are small and sit along the top or bottom edge (a
+corner or the bottom centre); title cards are large and central. One pass over the whole frame,
+scaled down to FULL_SIDE (960 px) on its long side, reads the large text cheaply. When that
+scaling lost pixels (720p and up; 4K is capped to 1920 by the frame source), the top and bottom
+strips (EDGE_H of the height, full width, so nothing along an edge is cut in two) are read again
+at full resolution, upscaled to 216 px high when lower. Lines found twice are kept once
+(`merge_readings`): the strip's full-resolution reading wins, unless it is cut by the strip's
+inner edge or the whole-frame line reaches beyond it, so a reading is never replaced by a part of
+itself (issue #10: a 36 %-wide corner crop read "ple Studios" of "Pineapple Studios" and replaced
+it). Frames taken for a title card (frames.sampling.TITLE_TIMES) read the whole frame only.
+The ONNX Runtime sessions run on one thread (ocr_engines.OCR_THREADS). Figures for these choices
+are in the README ("Studio from watermarks"), measured with tools/ocr_accuracy.py.
 Every line is stored as raw result (Signal.data: text, confidence, box in frame pixels, region),
 so matching can be redone from the store when studios or settings change.
 
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 from PIL import Image
 
 from .. import log
 from ..aggregate import find_segments
 from ..findings import Finding, Segment, Signal
+from ..frames.sampling import is_title_time
 from ..frames.types import Frame, SceneMedia
 from ..studios import StudioMatcher
 from .base import Analyzer
@@ -34,11 +38,12 @@ from .ocr_engines import Line, OcrEngine, make_engine
 
 KEY = "ocr"            # one signal per frame; its data holds every line read
 FULL_SIDE = 960        # px: the long side of the whole-frame pass
-CORNER_W, CORNER_H = 0.36, 0.2   # corner crops as a share of the frame's width and height
-CORNER_MIN_H = 216     # px: smaller corner crops are upscaled to this
-CORNER_MAX_UP = 2.5
+EDGE_H = 0.2           # the top and bottom strips, as a share of the frame's height
+EDGE_MIN_H = 216       # px: lower strips are upscaled to this
+EDGE_MAX_UP = 2.5
 MIN_CONFIDENCE = 0.5   # lines the recogniser itself doubts are dropped
-READER_VERSION = "r1"  # bump when read_frame changes what it stores
+COMPOSITE_FRAMES = 3   # frames per temporal median (a watermark over noise or a busy picture)
+READER_VERSION = "r2"  # bump when read_frame changes what it stores
 
 
 def _scaled(image: Image.Image, factor: float) -> Image.Image:
@@ -49,11 +54,10 @@ def _scaled(image: Image.Image, factor: float) -> Image.Image:
 
 
 def regions(width: int, height: int) -> list[tuple[str, tuple[int, int, int, int]]]:
-    """The four corner crops (name, (left, top, right, bottom)) of a frame."""
-    cw, ch = round(width * CORNER_W), round(height * CORNER_H)
-    return [("top-left", (0, 0, cw, ch)), ("top-right", (width - cw, 0, width, ch)),
-            ("bottom-left", (0, height - ch, cw, height)),
-            ("bottom-right", (width - cw, height - ch, width, height))]
+    """The edge strips (name, (left, top, right, bottom)) of a frame: full width, so that a
+    watermark in a corner or at the bottom centre lies whole inside one."""
+    eh = round(height * EDGE_H)
+    return [("top", (0, 0, width, eh)), ("bottom", (0, height - eh, width, height))]
 
 
 def _bounds(box: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
@@ -83,21 +87,95 @@ def _lines(found: list[Line], region: str, scale: float, dx: float, dy: float) -
     return out
 
 
-def read_frame(engine: OcrEngine, image: Image.Image) -> list[dict[str, Any]]:
-    """Every line of text in one frame: [{text, conf, box (frame px), region}]."""
+def _cut_by_crop(line: dict, crop: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a strip's line touches a side of the strip that lies inside the frame: the text
+    goes on beyond it, so the line holds only part of it ("ple Studios")."""
+    x0, y0, x1, y1 = _bounds(line["box"])
+    cx0, cy0, cx1, cy1 = crop
+    margin = max(2.0, 0.15 * (y1 - y0))
+    return ((cx0 > 0 and x0 - cx0 < margin) or (cx1 < width and cx1 - x1 < margin)
+            or (cy0 > 0 and y0 - cy0 < margin) or (cy1 < height and cy1 - y1 < margin))
+
+
+def _reaches_beyond(outer: dict, inner: dict) -> bool:
+    """Whether `outer` spans clearly more than `inner` (more than a third of a line height
+    further on some side): then `inner` read only part of the same text."""
+    ox0, oy0, ox1, oy1 = _bounds(outer["box"])
+    ix0, iy0, ix1, iy1 = _bounds(inner["box"])
+    slack = (iy1 - iy0) / 3
+    return ix0 - ox0 > slack or ox1 - ix1 > slack
+
+
+def merge_readings(full: list[dict], corners: list[dict], crops: dict[str, tuple],
+                   width: int, height: int) -> list[dict]:
+    """One reading per piece of text, never a worse one in place of a better one.
+
+    `corners`: lines read in crops of the frame (the edge strips), at full resolution, so where
+    both passes read the same text the crop's reading is kept — unless it is cut by the crop's
+    inner edge, or the whole-frame line reaches clearly beyond it: then the crop saw only part of
+    the text (issue #10: a cut-off "ple Studios" used to replace "Pineapple Studios")."""
+    corners = [c for c in corners
+               if not (_cut_by_crop(c, crops[c["region"]], width, height)
+                       and any(_overlap(f["box"], c["box"]) > 0.5 for f in full))]
+    kept_full, dropped = [], set()
+    for line in full:
+        twins = [i for i, c in enumerate(corners) if _overlap(line["box"], c["box"]) > 0.5]
+        if twins and not any(_reaches_beyond(line, corners[i]) for i in twins):
+            continue                      # the crop read the same text at full resolution
+        if twins:
+            dropped.update(twins)         # the whole line is more than the crop saw
+        kept_full.append(line)
+    return kept_full + [c for i, c in enumerate(corners) if i not in dropped]
+
+
+def read_frame(engine: OcrEngine, image: Image.Image, edges: bool = True) -> list[dict[str, Any]]:
+    """Every line of text in one frame: [{text, conf, box (frame px), region}]. edges=False
+    reads only the whole frame (title-card frames: their text is large)."""
     w, h = image.size
     scale = min(1.0, FULL_SIDE / max(w, h))
     full = _lines(engine.read(_scaled(image, scale)), "full", scale, 0, 0)
-    if scale >= 1.0:
-        return full          # the whole-frame pass saw every pixel
+    if scale >= 1.0 or not edges:
+        return full          # the whole-frame pass saw every pixel, or only large text matters
     corners: list[dict] = []
-    for name, (x0, y0, x1, y1) in regions(w, h):
-        up = min(CORNER_MAX_UP, max(1.0, CORNER_MIN_H / max(y1 - y0, 1)))
+    crops = dict(regions(w, h))
+    for name, (x0, y0, x1, y1) in crops.items():
+        up = min(EDGE_MAX_UP, max(1.0, EDGE_MIN_H / max(y1 - y0, 1)))
         crop = _scaled(image.crop((x0, y0, x1, y1)), up)
         corners += _lines(engine.read(crop), name, up, x0, y0)
-    kept = [line for line in full
-            if not any(_overlap(line["box"], c["box"]) > 0.5 for c in corners)]
-    return kept + corners
+    return merge_readings(full, corners, crops, w, h)
+
+
+def _signal(time: float, span: float, lines: list[dict], size, **extra) -> Signal:
+    confidence = max((ln["conf"] for ln in lines), default=0.0)
+    return Signal(time, span, KEY, confidence, {"lines": lines, "size": list(size), **extra})
+
+
+def composite_windows(frames: Sequence[Frame]) -> list[tuple[int, list[int]]]:
+    """(anchor, window) per temporal composite: COMPOSITE_FRAMES consecutive evenly spread
+    frames of one scene (title-card frames left out), the first and the last such run; the
+    composite's signal goes with the window's middle frame."""
+    by_scene: dict[str, list[int]] = {}
+    for i, f in enumerate(frames):
+        if not is_title_time(f.time):
+            by_scene.setdefault(f.scene_id, []).append(i)
+    out = []
+    for idx in by_scene.values():
+        if len(idx) < COMPOSITE_FRAMES or len({frames[i].image.size for i in idx}) != 1:
+            continue
+        windows = [idx[:COMPOSITE_FRAMES]]
+        if len(idx) > COMPOSITE_FRAMES:
+            windows.append(idx[-COMPOSITE_FRAMES:])
+        out += [(w[len(w) // 2], w) for w in windows]
+    return out
+
+
+def median_image(images: Sequence[Image.Image]) -> Image.Image:
+    """Per-pixel median of three frames: a static overlay (a watermark) stays as it is, while
+    what moves under it (noise, a busy picture) is replaced by what two frames agree on, which
+    is mostly background smoothed of its detail."""
+    a, b, c = (np.asarray(im.convert("RGB")) for im in images[:3])
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return Image.fromarray(np.maximum(low, np.minimum(high, c)))
 
 
 class OcrAnalyzer(Analyzer):
@@ -118,10 +196,13 @@ class OcrAnalyzer(Analyzer):
     def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
         out = []
         for frame in frames:
-            lines = read_frame(self.engine, frame.image)
-            confidence = max((ln["conf"] for ln in lines), default=0.0)
-            out.append([Signal(frame.time, frame.span, KEY, confidence,
-                               {"lines": lines, "size": list(frame.image.size)})])
+            lines = read_frame(self.engine, frame.image, edges=not is_title_time(frame.time))
+            out.append([_signal(frame.time, frame.span, lines, frame.image.size)])
+        for anchor, window in composite_windows(frames):
+            image = median_image([frames[i].image for i in window])
+            lines = read_frame(self.engine, image)
+            out[anchor].append(_signal(frames[anchor].time, 0.0, lines, image.size,
+                                       composite=[frames[i].time for i in window]))
         return out
 
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
@@ -169,8 +250,25 @@ def _groups(lines: list[dict]) -> list[list[dict]]:
     groups: dict[int, list[int]] = {}
     for i in range(len(lines)):
         groups.setdefault(root(i), []).append(i)
-    return [[lines[i] for i in sorted(idx, key=lambda k: (round(boxes[k][1] / 8), boxes[k][0]))]
-            for idx in groups.values()]
+    return [[lines[i] for i in _reading_order(idx, boxes)] for idx in groups.values()]
+
+
+def _reading_order(idx: list[int], boxes: list[tuple[float, float, float, float]]) -> list[int]:
+    """Rows top to bottom, each left to right. Lines are in one row when their vertical
+    middles are within half a line height: a slanted or outlined word ("Harbor" boxed 16 px
+    higher than "Blue" beside it) is still on the row of its neighbour."""
+    rows: list[list[int]] = []
+    for k in sorted(idx, key=lambda k: (boxes[k][1] + boxes[k][3]) / 2):
+        mid = (boxes[k][1] + boxes[k][3]) / 2
+        row = rows[-1] if rows else None
+        if row is not None:
+            r = boxes[row[0]]
+            height = max(r[3] - r[1], boxes[k][3] - boxes[k][1])
+            if abs(mid - (r[1] + r[3]) / 2) < height / 2:
+                row.append(k)
+                continue
+        rows.append([k])
+    return [k for row in rows for k in sorted(row, key=lambda k: boxes[k][0])]
 
 
 def studio_findings(matcher: StudioMatcher, scene: SceneMedia,

@@ -1,8 +1,10 @@
 """OCR engines behind one small interface: `read(image) -> [(text, confidence, box)]`.
 
-RapidOCR (the default) runs Baidu's PP-OCR detection + recognition models on ONNX Runtime, and
-its wheel `rapidocr-onnxruntime` ships those models: it works offline, on CPU, with nothing to
-download. PaddleOCR is the same family on Baidu's own PaddlePaddle framework: newer models
+RapidOCR runs Baidu's PP-OCR detection + recognition models on ONNX Runtime, and its wheels ship
+those models: it works offline, on CPU, with nothing to download. Two packages exist:
+`rapidocr` 3.x (maintained; PP-OCRv6 small det + rec inside its wheel) and the older
+`rapidocr-onnxruntime` 1.4.4 (PP-OCRv4, unchanged since January 2025); both are engines here,
+compared on tools/ocr_accuracy.py (README, "Studio from watermarks"). PaddleOCR is the same family on Baidu's own PaddlePaddle framework: newer models
 (PP-OCRv5), GPU support, but a large extra framework to install and models it downloads from its
 hubs on first use, so it is optional (setting ocrEngine=paddleocr).
 
@@ -44,12 +46,19 @@ def _box(points: Any) -> Box:
     return [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(points).reshape(-1, 2)]
 
 
+# ONNX Runtime threads per session. One: OCR reads a few small images per frame, where a second
+# thread mostly spin-waits (measured: 0.11 s CPU per 960x540 detection on 1 thread against 0.18 s
+# on 2, at the same wall time on a shared 2-core machine), and the CPU it burns is taken from the
+# analyzers that run beside OCR in the pipeline.
+OCR_THREADS = 1
+
+
 class RapidOcrEngine(OcrEngine):
     """PP-OCRv4 (det + rec) on ONNX Runtime, models from the rapidocr-onnxruntime wheel."""
 
-    name = "rapidocr"
+    name = "rapidocr-onnxruntime"
 
-    def __init__(self, threads: int = 0):
+    def __init__(self, threads: int = OCR_THREADS):
         try:
             from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415
         except ImportError:
@@ -61,9 +70,13 @@ class RapidOcrEngine(OcrEngine):
             "det_limit_type": "max",
             # watermarks sit on moving pictures: the angle classifier only costs time there
             "use_cls": False,
+            # no letterbox around wide images: the edge strips are 9:1, and padding them to
+            # 4:1 would double the detector's work on blank pixels
+            "width_height_ratio": -1,
         }
         if threads:
             options["intra_op_num_threads"] = threads
+            options["inter_op_num_threads"] = 1
         try:
             self.engine = RapidOCR(**options)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
@@ -84,6 +97,58 @@ class RapidOcrEngine(OcrEngine):
     def read(self, image: Image.Image) -> list[Line]:
         result, _ = self.engine(_bgr(image), use_cls=False)
         return [(str(text), float(score), _box(box)) for box, text, score in (result or [])]
+
+
+class RapidOcr3Engine(OcrEngine):
+    """`rapidocr` 3.x: PP-OCRv6 small det + rec on ONNX Runtime, models inside its wheel.
+
+    Its defaults point at the models in the package folder; when a model file is missing it would
+    try to download it, which the constructor turns into a clear error instead of a hang (checked
+    offline in tests/test_ocr_engines.py)."""
+
+    name = "rapidocr"
+
+    def __init__(self, threads: int = OCR_THREADS):
+        try:
+            from rapidocr import RapidOCR  # noqa: PLC0415
+        except ImportError:
+            raise DependencyMissing("rapidocr (the OCR engine)",
+                                    "python -m pip install rapidocr onnxruntime") from None
+        params: dict[str, Any] = {
+            "Global.log_level": "error",    # not one line per empty frame
+            "Global.use_cls": False,         # see RapidOcrEngine
+            "Det.limit_type": "max",         # never upscale: the analyzer scales each region
+            "Global.width_height_ratio": -1,  # see RapidOcrEngine
+        }
+        if threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        try:
+            self.engine = RapidOCR(params=params)
+            # it loads its models on first use; load them now, so that a broken install is
+            # found before any scene is read
+            for load in ("_load_det_model", "_load_rec_model"):
+                getattr(self.engine, load, lambda: None)()
+        except Exception as exc:  # noqa: BLE001 - onnxruntime and the downloader raise many types
+            raise ModelUnavailable(f"rapidocr could not load its bundled models "
+                                   f"({type(exc).__name__}: {str(exc)[:200]}); reinstall with "
+                                   "python -m pip install --force-reinstall rapidocr") from None
+        try:
+            from importlib.metadata import version  # noqa: PLC0415
+            self._version = version("rapidocr")
+        except Exception:  # noqa: BLE001
+            self._version = "?"
+
+    @property
+    def model_id(self) -> str:
+        return f"rapidocr {self._version} (PP-OCRv6 small det+rec)"
+
+    def read(self, image: Image.Image) -> list[Line]:
+        out = self.engine(_bgr(image), use_cls=False)
+        boxes, txts, scores = (getattr(out, k, None) for k in ("boxes", "txts", "scores"))
+        if boxes is None or txts is None:
+            return []
+        return [(str(t), float(sc), _box(b)) for b, t, sc in zip(boxes, txts, scores)]
 
 
 class PaddleOcrEngine(OcrEngine):
@@ -146,9 +211,11 @@ def parse_paddle_v2(results: Any) -> list[Line]:
     return lines
 
 
-ENGINES = {"rapidocr": RapidOcrEngine, "paddleocr": PaddleOcrEngine}
+ENGINES = {"rapidocr": RapidOcr3Engine, "rapidocr-onnxruntime": RapidOcrEngine,
+           "paddleocr": PaddleOcrEngine}
 
 
-def make_engine(name: str) -> OcrEngine:
-    """The engine for the ocrEngine setting (validated in settings.py)."""
-    return ENGINES[name]()
+def make_engine(name: str, **options: Any) -> OcrEngine:
+    """The engine for the ocrEngine setting (validated in settings.py); options go to its
+    constructor (`threads` for the RapidOCR engines, used by the cost comparison)."""
+    return ENGINES[name](**options)

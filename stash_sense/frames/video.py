@@ -17,11 +17,8 @@ Analyzers that read text (source "video") get a few real frames instead:
   `-rw_timeout`, and on Linux the child gets SIGKILL when we die (Stash stops a task with SIGKILL),
   so no ffmpeg outlives the plugin.
 
-Where frames are taken (`frame_times`): studios put a title card in the first seconds and a
-watermark over the rest, sometimes only over part of it. So two frames go to the opening (2 s and
-4.5 s: after a fade-in, inside a 5 s card) when the scene is long enough for that to matter, and
-the rest are spread evenly at the middle of equal slices, which keeps them off black first and
-last frames. Each frame's `span` is the stretch of the scene nearer to it than to any other.
+Where frames are taken is frames/sampling.py (dense in the opening for title cards, then evenly
+spread). Each frame's `span` is the stretch of the scene nearer to it than to any other.
 """
 from __future__ import annotations
 
@@ -40,6 +37,7 @@ from PIL import Image
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
 from .decode import decode_image
+from . import sampling
 from .types import Frame, FrameSource, SceneMedia
 
 FRAME_TIMEOUT = 90.0        # seconds for one frame (a slow network share, a 4K HEVC keyframe)
@@ -47,8 +45,6 @@ PROBE_TIMEOUT = 60.0
 NET_TIMEOUT_US = 30_000_000  # ffmpeg -rw_timeout: a stalled stream fails instead of hanging
 MAX_WIDTH = 1920            # 4K frames are scaled to this: text stays legible, OCR costs a quarter
 MAX_FRAME_PIXELS = 50_000_000   # after scaling; only a damaged or absurd video comes near it
-INTRO_TIMES = (2.0, 4.5)
-INTRO_MIN_DURATION = 30.0
 KEYFRAME_GAP = 20.0         # s; longer than the keyframe interval of nearly every video
 INSTALL_FFMPEG = ("apt-get install ffmpeg (or your system's package manager), or set the FFmpeg "
                   "path in Stash: Settings > System > Application Paths")
@@ -176,23 +172,13 @@ def probe_duration(source: str, tools: Tools) -> float:
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else 0.0
 
 
-def frame_times(duration: float, count: int) -> list[float]:
-    """Sorted times (s): two in the opening when the scene is long, the rest evenly spread."""
-    if count <= 0 or duration <= 0:
-        return []
-    intro = list(INTRO_TIMES) if count >= 4 and duration >= INTRO_MIN_DURATION else []
-    rest = count - len(intro)
-    spread = [(i + 0.5) / rest * duration for i in range(rest)]
-    return sorted(round(t, 3) for t in intro + spread)
-
-
 def needs_exact(times: Sequence[float]) -> list[bool]:
     """Exact seeks for the opening and for frames closer than KEYFRAME_GAP to a neighbour (a
     keyframe there could be the neighbour's frame again); a nearby keyframe is as good elsewhere."""
     out = []
     for i, t in enumerate(times):
         gaps = [abs(t - times[j]) for j in (i - 1, i + 1) if 0 <= j < len(times)]
-        out.append(t < INTRO_MIN_DURATION or min(gaps, default=1e9) < KEYFRAME_GAP)
+        out.append(t < sampling.INTRO_MIN_DURATION or min(gaps, default=1e9) < KEYFRAME_GAP)
     return out
 
 
@@ -303,7 +289,7 @@ class VideoSource(FrameSource):
             raise FramesUnavailable(f"the duration of {_describe(source)} is unknown: "
                                     "rescan the scene in Stash (Tasks > Scan)")
         grabbed = []
-        times = frame_times(duration, self.count)
+        times = sampling.frame_times(duration, self.count)
         for t, exact in zip(times, needs_exact(times)):
             image = grab_frame(source, t, self.tools.ffmpeg, self.max_width, exact)
             if image is not None:              # None: past the real end of a mis-probed file

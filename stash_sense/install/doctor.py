@@ -256,16 +256,17 @@ def check_ocr(settings: Settings) -> Check:
                                      "is not installed"),
                      "" if ok else "pip install paddleocr into the environment, or set ocrEngine "
                      "to rapidocr")
-    spec = importlib.util.find_spec("rapidocr_onnxruntime") if has_module("rapidocr_onnxruntime") \
-        else None
+    package = settings.ocrEngine                 # rapidocr (default) or rapidocr-onnxruntime
+    module = package.replace("-", "_")
+    spec = importlib.util.find_spec(module) if has_module(module) else None
     if spec is None or not spec.origin:
-        return Check("weights: ocr", Status.PROBLEM, "rapidocr-onnxruntime (which carries the OCR "
+        return Check("weights: ocr", Status.PROBLEM, f"{package} (which carries the OCR "
                      "models) is not installed", TASK)
     models = glob.glob(os.path.join(os.path.dirname(spec.origin), "models", "*.onnx"))
     if models:
         return Check("weights: ocr", Status.OK, f"{len(models)} ONNX models bundled with "
-                     "rapidocr-onnxruntime")
-    return Check("weights: ocr", Status.PROBLEM, "rapidocr-onnxruntime has no models folder", TASK)
+                     f"{package}")
+    return Check("weights: ocr", Status.PROBLEM, f"{package} has no models folder", TASK)
 
 
 def check_faces(settings: Settings) -> Check:

@@ -5,7 +5,7 @@ as the analyzers resolve them, so `models list` shows what a task will load:
 
     clip     open_clip model + pretrained (Hugging Face / URL; cached in modelDir, HF layout)
     objects  ultralytics YOLO (GitHub release assets -> modelDir/yolo/)
-    ocr      RapidOCR's PP-OCR ONNX models (inside the rapidocr-onnxruntime wheel: bundled)
+    ocr      RapidOCR's PP-OCR ONNX models (inside the rapidocr / rapidocr-onnxruntime wheel: bundled)
     faces    MTCNN (inside the facenet-pytorch wheel) + InceptionResnetV1 VGGFace2
              (GitHub release -> modelDir/facenet/)
 
@@ -199,14 +199,18 @@ def ocr_weights(settings: Settings, device: str) -> list[Weight]:
         return [Weight("ocr", "PaddleOCR models", "downloaded by PaddleOCR itself on first use",
                        "~/.paddlex (PaddleOCR's cache)", locate=lambda: _paddle_present(),
                        loader=load)]
+    package, module, models = (("rapidocr-onnxruntime", "rapidocr_onnxruntime",
+                                "RapidOCR PP-OCRv4 det + rec, cls (ONNX)")
+                               if settings.ocrEngine == "rapidocr-onnxruntime" else
+                               ("rapidocr", "rapidocr", "RapidOCR PP-OCRv6 small det + rec, cls (ONNX)"))
     try:
-        import rapidocr_onnxruntime  # noqa: PLC0415
-        folder = os.path.join(os.path.dirname(rapidocr_onnxruntime.__file__), "models")
-        source = "bundled with rapidocr-onnxruntime"
+        found = __import__(module)
+        folder = os.path.join(os.path.dirname(found.__file__), "models")
+        source = f"bundled with {package}"
     except ImportError:
-        folder, source = "", ("bundled with rapidocr-onnxruntime (not installed: "
+        folder, source = "", (f"bundled with {package} (not installed: "
                               "python -m pip install -r requirements.txt)")
-    return [Weight("ocr", "RapidOCR PP-OCRv4 det + rec, cls (ONNX)", source, folder, bundled=True,
+    return [Weight("ocr", models, source, folder, bundled=True,
                    locate=lambda: folder if glob.glob(os.path.join(folder, "*.onnx")) else "",
                    loader=load)]
 
