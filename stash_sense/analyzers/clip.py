@@ -109,6 +109,9 @@ class ClipAnalyzer(Analyzer):
         that reproduces torch's embeddings on this machine. A GPU always runs torch in fp16."""
         torch, device = self.torch, self.ctx.device
         backend = ClipBackend(settings.clipBackend or ClipBackend.AUTO.value)
+        size = self.model.visual.image_size
+        self.arch, self.image_size = arch, size[0] if isinstance(size, (tuple, list)) else int(size)
+        self.factory: EncoderFactory | None = None
         if device != "cpu":
             if backend not in (ClipBackend.AUTO, ClipBackend.TORCH):
                 log.warning(f"clipBackend={backend.value} is for CPUs; on {device} CLIP runs on torch")
@@ -118,17 +121,21 @@ class ClipAnalyzer(Analyzer):
             torch.set_num_threads(cores)
         if backend == ClipBackend.TORCH:
             return TorchEncoder(self.model, device, torch)
-        size = self.model.visual.image_size
-        factory = EncoderFactory(self.model, torch, settings.model_dir, arch,
-                                 size[0] if isinstance(size, (tuple, list)) else int(size),
-                                 self.pixels_of, threads=torch.get_num_threads())
+        factory = self.encoder_factory()
         if backend == ClipBackend.AUTO:
             encoder = factory.fastest(self.batch_size)
         else:
             encoder, cosine = factory.checked(backend)
             log.info(f"CLIP on {backend.value}: cosine to torch's embeddings >= {cosine:.6f}")
-        self.factory = factory
         return encoder
+
+    def encoder_factory(self) -> EncoderFactory:
+        """The CPU encoders of this model (the benchmark compares them all)."""
+        if self.factory is None:
+            self.factory = EncoderFactory(self.model, self.torch, self.ctx.settings.model_dir,
+                                          self.arch, self.image_size, self.pixels_of,
+                                          threads=self.torch.get_num_threads())
+        return self.factory
 
     @property
     def model_id(self) -> str:
