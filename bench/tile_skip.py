@@ -62,6 +62,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--thresholds", default="0.01,0.02,0.03,0.05")
     parser.add_argument("--model", default="ViT-B-32", help="ViT-B-32 (random weights) or tiny")
+    parser.add_argument("--model-dir", default="", help="reuse this modelDir (the ONNX export)")
     args = parser.parse_args(argv)
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.clip import ClipAnalyzer
@@ -80,12 +81,12 @@ def main(argv=None) -> int:
     model = os.path.join(ROOT, "tests", "fixtures", "tiny-clip.json") if args.model == "tiny" \
         else args.model
     settings = load_settings({}, {"clipModel": model, "clipPretrained": "none",
-                                  "modelDir": os.path.join(work, "models"),
-                                  "tileSkipThreshold": 0, "clipBackend": "torch"}, work)
+                                  "modelDir": args.model_dir or os.path.join(work, "models"),
+                                  "tileSkipThreshold": 0}, work)
     clip = ClipAnalyzer(AnalyzerContext(settings, load_vocabulary(), device="cpu"))
     clip.load()
     thresholds = [float(t) for t in args.thresholds.split(",")]
-    print(f"model {clip.model_id}; load average {os.getloadavg()[0]:.2f}")
+    print(f"model {clip.model_id} on {clip.encoder.label}; load average {os.getloadavg()[0]:.2f}")
     print("| footage | consecutive-tile difference p10 / p50 / p90 | threshold | tiles skipped "
           "| largest score change | lowest cosine reused/own |")
     print("|---|---|---|---|---|---|")
