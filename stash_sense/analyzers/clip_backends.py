@@ -137,7 +137,9 @@ class OpenVinoEncoder(ImageEncoder):
         except ImportError:
             raise DependencyMissing("openvino", "python -m pip install openvino") from None
         core = ov.Core()
-        core.set_property({"CACHE_DIR": os.path.join(os.path.dirname(path), "openvino-cache")})
+        cache = os.path.join(os.path.dirname(path), "openvino-cache")
+        os.makedirs(cache, mode=0o700, exist_ok=True)       # owner-only, like every plugin file
+        core.set_property({"CACHE_DIR": cache})
         self.compiled = core.compile_model(core.read_model(path), "CPU", {
             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
             "INFERENCE_PRECISION_HINT": "f32"})
@@ -340,7 +342,8 @@ class EncoderFactory:
 
     def fastest(self, batch_size: int) -> ImageEncoder:
         """clipBackend=auto: the fastest checked encoder, measured once per model and machine and
-        remembered in choice.json beside the export."""
+        remembered in choice.json beside the export (delete it to measure again, e.g. after the
+        machine was busy with other work during the first run)."""
         found = {e.label: e for e, _ in self.available()}
         if len(found) == 1:
             return self.reference
@@ -356,7 +359,7 @@ class EncoderFactory:
         pixels, _ = self.probe()
         reps = -(-batch_size // len(pixels))
         batch = np.ascontiguousarray(np.concatenate([pixels] * reps)[:batch_size])
-        fps = measure_fps(list(found.values()), batch)
+        fps = measure_fps(list(found.values()), batch, rounds=3)
         best = max(fps, key=fps.get)
         log.info("CLIP image encoder frames/s here: "
                  + ", ".join(f"{k} {v:.1f}" for k, v in fps.items()) + f"; using {best}")
