@@ -195,3 +195,17 @@ def test_batches_and_order_are_kept(model_dir):
     assert a.shape == b.shape == (len(frames), a.shape[1])
     assert (a * b).sum(axis=1).min() >= MIN_COSINE
     assert many._encode(frames[3:4])[0] @ b[3] >= MIN_COSINE
+
+
+def test_an_export_directory_that_lost_its_model_is_rebuilt(tmp_path):
+    first = clip(tmp_path, TINY, "onnx")
+    target = first.factory.target_dir
+    for name in os.listdir(target):
+        if name.startswith("model.onnx"):
+            os.remove(os.path.join(target, name))
+    open(os.path.join(target, clip_backends.CHOICE_FILE), "w").write("{}")   # a leftover
+    again = clip(tmp_path, TINY, "onnx")
+    assert os.path.isfile(os.path.join(target, "model.onnx"))
+    frames = frames_of(photographs()[:2])
+    assert (again._encode(frames) * first._encode(frames)).sum(axis=1).min() >= MIN_COSINE
+    assert not [n for n in os.listdir(os.path.dirname(target)) if n.startswith(".")]

@@ -193,7 +193,6 @@ def export_onnx(model, torch, target_dir: str, image_size: int) -> str:
                                 "python -m pip install -r requirements.txt") from None
     parent = os.path.dirname(target_dir)
     os.makedirs(parent, mode=0o700, exist_ok=True)
-    shutil.rmtree(target_dir, ignore_errors=True)   # leftovers (a choice, a cache) of a lost export
     work = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         example = torch.zeros(2, 3, image_size, image_size)
@@ -208,8 +207,13 @@ def export_onnx(model, torch, target_dir: str, image_size: int) -> str:
         try:
             os.rename(work, target_dir)
         except OSError:
-            if not os.path.isfile(path):       # not a concurrent export that won the race
-                raise
+            if os.path.isfile(path):           # a concurrent export won the race: use its file
+                return path
+            # leftovers without a model (a choice, a compile cache): move aside, then retry
+            stale = tempfile.mkdtemp(prefix=".stale-", dir=parent)
+            os.rename(target_dir, os.path.join(stale, "old"))
+            os.rename(work, target_dir)
+            shutil.rmtree(stale, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path
