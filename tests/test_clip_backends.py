@@ -141,6 +141,10 @@ def test_auto_picks_a_checked_backend_once_and_remembers_it(tmp_path, monkeypatc
     def no_measuring(*_a, **_k):
         raise AssertionError("measured again")
     monkeypatch.setattr(clip_backends, "measure_fps", no_measuring)
+    others = {ClipBackend.ONNX: "OnnxRuntimeEncoder", ClipBackend.OPENVINO: "OpenVinoEncoder"}
+    for backend, cls in others.items():       # only the remembered runtime is built again
+        if backend != chosen.encoder.backend:
+            monkeypatch.setattr(clip_backends, cls, no_measuring)
     again = clip(tmp_path, TINY, "auto")
     assert again.encoder.backend == chosen.encoder.backend
 

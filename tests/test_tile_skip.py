@@ -163,6 +163,7 @@ def run_library(tmp_path, sprites, threshold: float) -> tuple[dict, list[str]]:
                   gapSeconds=0.5, minSegmentSeconds=0.2, requiredDuration="5%")
         run = run_plugin(stash, {"mode": "tag_tagme"})
         assert run.error is None, run.log_text()
+        assert run.stdout_was_json                     # the ONNX export printed nothing there
         assert run.output["tagged"] == len(sprites)
         assert stash.schema_violations == [] and stash.internal_errors == []
         return {name: snapshot(stash, sid) for name, sid in ids.items()}, run.messages("i")

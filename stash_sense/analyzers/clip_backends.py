@@ -274,10 +274,13 @@ def machine_key() -> str:
             model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
     except OSError:
         pass
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
     versions = []
-    for module in ("torch", "onnxruntime", "openvino"):
-        mod = sys.modules.get(module)
-        versions.append(f"{module}={getattr(mod, '__version__', '-')}")
+    for dist in ("torch", "onnxruntime", "openvino"):
+        try:
+            versions.append(f"{dist}={version(dist)}")
+        except PackageNotFoundError:
+            versions.append(f"{dist}=-")
     return f"{model}|cores={physical_cores()}|{'|'.join(versions)}"
 
 
@@ -347,19 +350,24 @@ class EncoderFactory:
     def fastest(self, batch_size: int) -> ImageEncoder:
         """clipBackend=auto: the fastest checked encoder, measured once per model and machine and
         remembered in choice.json beside the export (delete it to measure again, e.g. after the
-        machine was busy with other work during the first run)."""
-        found = {e.label: e for e, _ in self.available()}
-        if len(found) == 1:
-            return self.reference
+        machine was busy with other work during the first run). A remembered choice is built
+        and checked alone, so later loads pay for one runtime, not all of them."""
         choice_path = os.path.join(self.target_dir, CHOICE_FILE)
         key = f"{machine_key()}|threads={self.threads}|batch={batch_size}"
         try:
             with open(choice_path) as fh:
                 remembered = json.load(fh)
-            if remembered.get("machine") == key and remembered.get("backend") in found:
-                return found[remembered["backend"]]
         except (OSError, ValueError):
-            pass
+            remembered = {}
+        if remembered.get("machine") == key and remembered.get("backend") in ClipBackend.names():
+            try:
+                return self.checked(ClipBackend(remembered["backend"]))[0]
+            except Exception as exc:  # noqa: BLE001 - measure again below
+                log.warning(f"remembered CLIP backend {remembered['backend']} is not usable "
+                            f"({type(exc).__name__}: {str(exc)[:200]}); measuring again")
+        found = {e.label: e for e, _ in self.available()}
+        if len(found) == 1:
+            return self.reference
         pixels, _ = self.probe()
         reps = -(-batch_size // len(pixels))
         batch = np.ascontiguousarray(np.concatenate([pixels] * reps)[:batch_size])
