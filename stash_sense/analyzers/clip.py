@@ -14,10 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import log
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..errors import DependencyMissing, ModelUnavailable
 from ..findings import Finding, Signal
-from .. import log
 from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
 from ..models.device import default_batch_size, is_gpu
@@ -175,7 +175,7 @@ class ClipAnalyzer(Analyzer):
     def _encode(self, frames: Sequence[Frame]) -> np.ndarray:
         """[N, D] float32, L2-normalised, one row per input frame, in order — the one place images
         become embeddings. A sprite tile near-identical to the tile encoded just before it
-        (tileSkipThreshold, frames/dedupe.py) gets that tile's row instead of its own run."""
+        (tileSkipThreshold, frames/dedupe.py) gets that tile's row instead of an encoder run."""
         if not frames:
             return np.zeros((0, self.text_matrix.shape[1]), np.float32)
         plan = reuse_plan(frames, self.ctx.settings.tileSkipThreshold)
