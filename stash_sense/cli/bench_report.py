@@ -43,6 +43,9 @@ def render(r: dict[str, Any]) -> str:
         table(("analyzer", "model", "frames/scene", "alone: frames/s", "in pipeline: frames/s",
                "inference s/scene"), rows), ""]
     clip_ratio = b["ratio"] if b else None
+    clip_inferred = p["inference"].get("clip", 0.0)
+    in_pipeline = (r["frames_per_scene"].get("clip", 0) * n / clip_inferred
+                   / b["bare_fps"][b["backend"]]) if b and clip_inferred else None
     skipped = p.get("tiles_skipped")
     summary = [
         ("seconds per scene (wall)", f"{p['wall'] / n:.2f}"),
@@ -59,6 +62,8 @@ def render(r: dict[str, Any]) -> str:
          f"bare encoder alternating every 81 frames, same backend ({b['backend']}), tile skipping "
          f"off; analyzer {b['analyzer_fps']:.1f} frames/s; per-scene pairs "
          f"{b['pair_range'][0]:.2f}-{b['pair_range'][1]:.2f}" if b else "-"),
+        ("CLIP in the pipeline / bare encoder (shares the cores with decode-ahead)",
+         f"{in_pipeline:.2f}" if in_pipeline else "-"),
         ("CLIP backends, bare frames/s (x torch; cosine to torch)", ", ".join(
             f"{k} {v:.1f} (x{v / b['bare_fps']['torch']:.2f}; {b['cosine'].get(k, 1.0):.6f})"
             if "torch" in b["bare_fps"] else f"{k} {v:.1f}" for k, v in b["bare_fps"].items())
