@@ -17,6 +17,7 @@ from .errors import SettingsError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OCR_ENGINES = ("rapidocr", "rapidocr-onnxruntime", "paddleocr")
 TORCH_BUILDS = ("auto", "cpu", "cuda")
+CLIP_BACKENDS = ("auto", "torch", "onnx", "openvino", "onnx-int8")  # analyzers.clip_backends.ClipBackend
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Settings:
     clipModel: str = ""         # "" -> by device: ViT-B-32 on CPU, ViT-L-14 on GPU
     clipPretrained: str = ""    # "" -> the default tag for the model; or a local checkpoint path
     yoloModel: str = ""         # "" -> by device: yolo11n on CPU, yolo11s on GPU
+    clipBackend: str = "auto"   # CPU image encoder: auto = fastest that matches torch; GPU: torch
+    tileSkipThreshold: float = 0.02  # near-identical consecutive sprite tiles reuse an embedding; 0 = off
     batchSize: int = 0          # 0 -> by device
     threshold: float = 0.0      # 0 -> the vocabulary's own per-tag thresholds
     gapSeconds: float = 30.0
@@ -163,6 +166,11 @@ def _validate(s: Settings) -> None:
     if s.torchBuild not in TORCH_BUILDS:
         raise SettingsError(
             f"setting 'torchBuild' must be one of {', '.join(TORCH_BUILDS)}; got {s.torchBuild!r}")
+    if s.clipBackend not in CLIP_BACKENDS + ("",):
+        raise SettingsError(f"setting 'clipBackend' must be one of {', '.join(CLIP_BACKENDS)}; "
+                            f"got {s.clipBackend!r}")
+    if s.tileSkipThreshold > 1:
+        raise SettingsError("setting 'tileSkipThreshold' is a difference in [0, 1] (0 = off)")
     if not s.analyzers:
         raise SettingsError("setting 'analyzers' is empty: name at least one analyzer, e.g. clip")
     if s.threshold > 1 or s.applyThreshold > 1 or s.suggestThreshold > 1:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
 
+from .. import log
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..errors import DependencyMissing, ModelUnavailable
 from ..findings import Finding, Signal
+from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
 from ..models.device import default_batch_size, is_gpu
 from .base import Analyzer
+from .clip_backends import ClipBackend, EncoderFactory, ImageEncoder, TorchEncoder, physical_cores
+from .clip_preprocess import preprocessor
 
 DEFAULT_MODEL = {"cpu": "ViT-B-32", "gpu": "ViT-L-14"}
 DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k", "ViT-L-14": "laion2b_s32b_b82k"}
@@ -88,11 +93,49 @@ class ClipAnalyzer(Analyzer):
                                    f" ({type(exc).__name__}: {str(exc)[:200]})") from None
         model.eval()
         self.model, self.preprocess = model, preprocess
+        self.pixels_of = preprocessor(preprocess, torch)
         self.tokenizer = open_clip.get_tokenizer(arch)
         self._model_id = f"open_clip:{arch}/{os.path.basename(pretrained)}"
         self.batch_size = settings.batchSize or default_batch_size(device)
         self.scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
         self._build_classifier(cache=pretrained != RANDOM)
+        self.encoder = self._choose_encoder(arch, settings)
+        # one worker prepares the next batch's pixels while the encoder runs the current one
+        self._prepare = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stash-sense-clip-prep")
+        self.tiles_seen = self.tiles_skipped = 0
+
+    def _choose_encoder(self, arch: str, settings) -> ImageEncoder:
+        """clipBackend: torch, onnx, openvino, onnx-int8 (opt-in), or auto = the fastest encoder
+        that reproduces torch's embeddings on this machine. A GPU always runs torch in fp16."""
+        torch, device = self.torch, self.ctx.device
+        backend = ClipBackend(settings.clipBackend or ClipBackend.AUTO.value)
+        size = self.model.visual.image_size
+        self.arch, self.image_size = arch, size[0] if isinstance(size, (tuple, list)) else int(size)
+        self.factory: EncoderFactory | None = None
+        if device != "cpu":
+            if backend not in (ClipBackend.AUTO, ClipBackend.TORCH):
+                log.warning(f"clipBackend={backend.value} is for CPUs; on {device} CLIP runs on torch")
+            return TorchEncoder(self.model, device, torch)
+        cores = physical_cores()
+        if torch.get_num_threads() > cores:      # SMT siblings only oversubscribe the decode thread
+            torch.set_num_threads(cores)
+        if backend == ClipBackend.TORCH:
+            return TorchEncoder(self.model, device, torch)
+        factory = self.encoder_factory()
+        if backend == ClipBackend.AUTO:
+            encoder = factory.fastest(self.batch_size)
+        else:
+            encoder, cosine = factory.checked(backend)
+            log.info(f"CLIP on {backend.value}: cosine to torch's embeddings >= {cosine:.6f}")
+        return encoder
+
+    def encoder_factory(self) -> EncoderFactory:
+        """The CPU encoders of this model (the benchmark compares them all)."""
+        if self.factory is None:
+            self.factory = EncoderFactory(self.model, self.torch, self.ctx.settings.model_dir,
+                                          self.arch, self.image_size, self.pixels_of,
+                                          threads=self.torch.get_num_threads())
+        return self.factory
 
     @property
     def model_id(self) -> str:
@@ -130,18 +173,30 @@ class ClipAnalyzer(Analyzer):
 
     # -- image side -----------------------------------------------------------------------------
     def _encode(self, frames: Sequence[Frame]) -> np.ndarray:
-        torch = self.torch
+        """[N, D] float32, L2-normalised, one row per input frame, in order — the one place images
+        become embeddings. A sprite tile near-identical to the tile encoded just before it
+        (tileSkipThreshold, frames/dedupe.py) gets that tile's row instead of an encoder run."""
+        if not frames:
+            return np.zeros((0, self.text_matrix.shape[1]), np.float32)
+        plan = reuse_plan(frames, self.ctx.settings.tileSkipThreshold)
+        encoded = sorted(set(plan))
+        self.tiles_seen += len(frames)
+        self.tiles_skipped += len(frames) - len(encoded)
+        images = [frames[i].image for i in encoded]
+        batches = [images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size)]
         out = []
-        for i in range(0, len(frames), self.batch_size):
-            batch = torch.stack([self.preprocess(f.image) for f in frames[i:i + self.batch_size]])
-            batch = batch.to(self.ctx.device)
-            if self.ctx.device == "cuda":
-                batch = batch.half()
-            with torch.no_grad():
-                emb = self.model.encode_image(batch).float()
-            emb = emb / emb.norm(dim=-1, keepdim=True)
-            out.append(emb.cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.text_matrix.shape[1]), np.float32)
+        pending = self._prepare.submit(self.pixels_of, batches[0])
+        for k in range(len(batches)):
+            pixels = pending.result()
+            if k + 1 < len(batches):
+                pending = self._prepare.submit(self.pixels_of, batches[k + 1])
+            out.append(self.encoder(pixels))
+        emb = np.concatenate(out).astype(np.float32, copy=False)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        if len(encoded) == len(frames):
+            return emb
+        row = {frame_index: r for r, frame_index in enumerate(encoded)}
+        return emb[[row[source] for source in plan]]
 
     def scores(self, image_embeddings: np.ndarray) -> np.ndarray:
         """frames x labels; a softmax inside each exclusive category, a sigmoid-free cosine else."""
