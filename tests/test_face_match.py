@@ -207,3 +207,33 @@ def test_performer_findings_in_the_plan(on_scene, apply, added, suggested):
     assert plan.add_performer_ids == added
     assert [f.target_id for f in plan.suggestions] == suggested
     assert plan.remove_performer_ids == []          # the user's performer "3" is never touched
+
+
+def test_forget_faces_of_deleted_scenes_and_performers_and_owner_only_store(tmp_path):
+    import os
+    import stat
+
+    from stash_sense.store import Store
+    from stash_sense.store.faces import FaceStore
+    (tmp_path / "data").mkdir(mode=0o755)
+    db = str(tmp_path / "data" / "stash_sense.sqlite")
+    store = Store(db)
+    faces = FaceStore(store)
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) == 0o700
+    faces.set_names([("1", "Ann"), ("2", "Bea")])
+    faces.replace_profile("1", "m", "1", [vec((0, 1))], [0.99])
+    faces.replace_profile("2", "m", "1", [vec((1, 1))], [0.99])
+    faces.add_scene_faces("1", "50", "m", [near(0, 0.9)], [0.9], [3.0])
+    faces.add_scene_faces("2", "60", "m", [near(1, 0.9)], [0.9], [3.0])
+    faces.save_scene_faces("50", "m", [(3.0, 0, [1, 2, 3, 4], 0.99, "1", 0.9, near(0, 0.9)),
+                                       (3.0, 1, [5, 6, 7, 8], 0.99, None, 0.2, vec((3, 1)))])
+    faces.save_scene_faces("60", "m", [(1.0, 0, [1, 2, 3, 4], 0.99, "2", 0.9, near(1, 0.9))])
+    removed = faces.forget_faces(scene_ids=["50"], performer_ids=["2"])
+    assert removed == {"scene_faces": 2, "gallery_faces": 3, "performers": 1}
+    assert faces.scene_faces("50", "m") == []
+    assert faces.counts("m") == {"performers": 1, "profile_faces": 1, "scene_faces": 0}
+    assert faces.gallery("m").performer_ids == ["1"]
+    (left,) = faces.scene_faces("60", "m")
+    assert left["performer_id"] is None                 # Bea is gone: an unknown face again
+    assert faces.source("1", "scene", "50", "m") is None

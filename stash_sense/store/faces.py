@@ -8,11 +8,18 @@
 - `face_performers`: performer names for findings, refreshed by the gallery task.
 - `scene_faces`: every face the analyzer saw (frame time, box, embedding, the performer it voted
   for or NULL = unknown) for later clustering of unknown faces.
-Embeddings of different models are never mixed: everything is keyed by the embedder's id.
+Embeddings of different models are never mixed: everything is keyed by the embedder's id (every
+row has carried its model id since the first version, so no migration is needed: rows of an
+earlier network stay, tagged with its id, and are simply not used by another).
+Privacy: embeddings and boxes live only in the store, in the data directory; the store file is
+made owner-only (0600, its directory 0700) here, and `forget_faces` removes everything about
+deleted scenes and performers.
 """
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from typing import Iterable, Sequence
 
@@ -48,11 +55,28 @@ def from_blob(blob: bytes) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+def owner_only(db_path: str | None) -> None:
+    """Face embeddings are biometric data: the store file (and SQLite's -wal/-shm beside it)
+    0600, its folder 0700. Best effort: a filesystem without modes (FAT, SMB) is left as is."""
+    if not db_path or db_path == ":memory:" or not os.path.exists(db_path):
+        return
+    try:
+        folder = os.path.dirname(os.path.abspath(db_path))
+        if stat.S_IMODE(os.stat(folder).st_mode) & 0o077:
+            os.chmod(folder, 0o700)
+        for path in (db_path, db_path + "-wal", db_path + "-shm", db_path + "-journal"):
+            if os.path.exists(path) and stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+                os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
 class FaceStore:
     def __init__(self, store):
         self.store = store
         self.db = store.db
         self.db.executescript(SCHEMA)
+        owner_only(getattr(store, "path", None))
 
     # -- what was processed -----------------------------------------------------------------------
     def source(self, performer_id: str, source: str, ref: str, model_id: str) -> dict | None:
@@ -130,6 +154,31 @@ class FaceStore:
             for table in ("face_gallery", "face_sources", "face_performers"):
                 self.db.executemany(f"DELETE FROM {table} WHERE performer_id=?",
                                     [(p,) for p in performer_ids])
+
+    def forget_faces(self, scene_ids: Iterable[str] = (), performer_ids: Iterable[str] = ()
+                     ) -> dict[str, int]:
+        """Forget deleted scenes and performers (the Clean up task): every face seen in those
+        scenes, the gallery faces learned from them, and everything about those performers
+        (gallery, sources, name); faces that had matched a deleted performer become unknown
+        faces again. Returns the rows removed per kind."""
+        scenes = [(str(s),) for s in scene_ids]
+        performers = [str(p) for p in performer_ids]
+        removed = {"scene_faces": 0, "gallery_faces": 0, "performers": len(performers)}
+        with self.store.tx():
+            for (sid,) in scenes:
+                removed["scene_faces"] += self.db.execute(
+                    "DELETE FROM scene_faces WHERE scene_id=?", (sid,)).rowcount
+                removed["gallery_faces"] += self.db.execute(
+                    "DELETE FROM face_gallery WHERE source='scene' AND ref=?", (sid,)).rowcount
+                self.db.execute("DELETE FROM face_sources WHERE source='scene' AND ref=?", (sid,))
+            for pid in performers:
+                removed["gallery_faces"] += self.db.execute(
+                    "DELETE FROM face_gallery WHERE performer_id=?", (pid,)).rowcount
+                for table in ("face_sources", "face_performers"):
+                    self.db.execute(f"DELETE FROM {table} WHERE performer_id=?", (pid,))
+                self.db.execute("UPDATE scene_faces SET performer_id=NULL WHERE performer_id=?",
+                                (pid,))
+        return removed
 
     # -- reading the gallery ----------------------------------------------------------------------
     def gallery(self, model_id: str) -> Gallery:
