@@ -28,6 +28,10 @@ MODES: dict[str, str] = {
     "feedback_report": "stash_sense.tasks.review:feedback_report",
     "build_gallery": "stash_sense.tasks.gallery:build_gallery",
     "models": "stash_sense.tasks.models:models",
+    "cluster_faces": "stash_sense.tasks.unknown_faces:cluster_faces",
+    "face_groups": "stash_sense.tasks.unknown_faces:face_groups",
+    "name_face_group": "stash_sense.tasks.unknown_faces:name_face_group",
+    "ignore_face_group": "stash_sense.tasks.unknown_faces:ignore_face_group",
 }
 
 

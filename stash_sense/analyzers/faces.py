@@ -80,7 +80,8 @@ class FacesAnalyzer(Analyzer):
                     "second": m.second, "second_score": round(m.second_score, 4)}))
                 voted = m.best if m.verdict(self.rule) == "vote" else None
                 kept[frame.scene_id].append((frame.time, idx, face.box, face.prob, voted,
-                                             m.score, emb))
+                                             m.score, emb,
+                                             None if voted else crop_jpeg(face.crop)))
             signals.append(out)
         self._keep_faces(frames, kept)
         return signals
@@ -96,6 +97,26 @@ class FacesAnalyzer(Analyzer):
 
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
         return face_findings(self.rule, signals, scene.duration)
+
+
+CROP_SIDE = 96        # px of the JPEG kept for an unknown face (the unknown-faces page)
+
+
+def crop_jpeg(crop) -> bytes | None:
+    """The embedder's standardised 160x160 crop back to a small JPEG (store only, data dir)."""
+    import io  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+    try:
+        pixels = crop.detach().cpu().numpy().transpose(1, 2, 0) * 128.0 + 127.5
+    except AttributeError:
+        return None
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).resize(
+        (CROP_SIDE, CROP_SIDE), Image.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def observations(signals: Sequence[Signal]) -> list[Observation]:

@@ -77,6 +77,18 @@ def choice(setting: str, model_dir: str) -> str:
     return VGGFACE2 if os.path.isfile(default_weights_path(model_dir)) else CASIA
 
 
+def expected_model_id(setting: str, model_dir: str) -> str:
+    """The embedder id `resolve_weights` would give, without converting or downloading."""
+    chosen = choice(setting, model_dir)
+    if chosen == RANDOM:
+        return embedder_id(RANDOM)
+    if chosen == CASIA:
+        return CASIA_ID
+    if chosen == VGGFACE2:
+        return VGGFACE2_ID
+    return embedder_id(chosen)
+
+
 def resolve_weights(setting: str, model_dir: str, url: str = WEIGHTS_URL) -> str:
     """faceWeights setting -> RANDOM or an existing checkpoint file (converted or downloaded
     when needed)."""

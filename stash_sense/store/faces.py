@@ -21,11 +21,13 @@ import json
 import os
 import stat
 import time
-from typing import Iterable, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import numpy as np
+if TYPE_CHECKING:      # numpy only where embeddings are decoded: the unknown-faces operations
+    import numpy as np  # (light path) list, name and ignore groups without it
 
-from ..faces.match import Gallery
+    from ..faces.match import Gallery
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS face_sources (
@@ -43,14 +45,34 @@ CREATE TABLE IF NOT EXISTS scene_faces (
   scene_id TEXT NOT NULL, model_id TEXT NOT NULL, frame_time REAL NOT NULL, idx INTEGER NOT NULL,
   box TEXT NOT NULL, prob REAL NOT NULL, performer_id TEXT, score REAL NOT NULL,
   embedding BLOB NOT NULL, PRIMARY KEY (scene_id, model_id, frame_time, idx));
+CREATE TABLE IF NOT EXISTS face_groups (
+  group_id INTEGER PRIMARY KEY AUTOINCREMENT, model_id TEXT NOT NULL, status TEXT NOT NULL,
+  performer_id TEXT, size INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS face_group_members (
+  group_id INTEGER NOT NULL, scene_id TEXT NOT NULL, model_id TEXT NOT NULL,
+  frame_time REAL NOT NULL, idx INTEGER NOT NULL,
+  PRIMARY KEY (group_id, scene_id, frame_time, idx));
+CREATE INDEX IF NOT EXISTS face_group_members_by_face
+  ON face_group_members (scene_id, model_id, frame_time, idx);
 """
+# Added after the first version: a small JPEG of each *unknown* face (for the unknown-faces page).
+MIGRATIONS = (("scene_faces", "crop", "ALTER TABLE scene_faces ADD COLUMN crop BLOB"),)
 
 
-def to_blob(embedding: np.ndarray) -> bytes:
+class GroupStatus(str, Enum):
+    """A group of unknown faces: waiting for the user, named after a performer, or ignored."""
+    OPEN = "open"
+    NAMED = "named"
+    IGNORED = "ignored"
+
+
+def to_blob(embedding: "np.ndarray") -> bytes:
+    import numpy as np  # noqa: PLC0415
     return np.asarray(embedding, np.float16).tobytes()
 
 
-def from_blob(blob: bytes) -> np.ndarray:
+def from_blob(blob: bytes) -> "np.ndarray":
+    import numpy as np  # noqa: PLC0415
     v = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
@@ -76,6 +98,10 @@ class FaceStore:
         self.store = store
         self.db = store.db
         self.db.executescript(SCHEMA)
+        for table, column, ddl in MIGRATIONS:
+            columns = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self.db.execute(ddl)
         owner_only(getattr(store, "path", None))
 
     # -- what was processed -----------------------------------------------------------------------
@@ -98,7 +124,7 @@ class FaceStore:
         return {r[0] for r in self.db.execute("SELECT DISTINCT performer_id FROM face_sources")}
 
     def replace_profile(self, performer_id: str, model_id: str, version: str,
-                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
+                        embeddings: Sequence["np.ndarray"], scores: Sequence[float],
                         note: str | None = None) -> None:
         """A new profile image: its faces replace the old profile *and* the scene faces that
         were checked against the old profile."""
@@ -115,7 +141,7 @@ class FaceStore:
                              len(embeddings), note, now))
 
     def add_scene_faces(self, performer_id: str, scene_id: str, model_id: str,
-                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
+                        embeddings: Sequence["np.ndarray"], scores: Sequence[float],
                         times: Sequence[float], note: str | None = None) -> None:
         now = time.time()
         with self.store.tx():
@@ -168,6 +194,7 @@ class FaceStore:
             for (sid,) in scenes:
                 removed["scene_faces"] += self.db.execute(
                     "DELETE FROM scene_faces WHERE scene_id=?", (sid,)).rowcount
+                self.db.execute("DELETE FROM face_group_members WHERE scene_id=?", (sid,))
                 removed["gallery_faces"] += self.db.execute(
                     "DELETE FROM face_gallery WHERE source='scene' AND ref=?", (sid,)).rowcount
                 self.db.execute("DELETE FROM face_sources WHERE source='scene' AND ref=?", (sid,))
@@ -181,7 +208,8 @@ class FaceStore:
         return removed
 
     # -- reading the gallery ----------------------------------------------------------------------
-    def gallery(self, model_id: str) -> Gallery:
+    def gallery(self, model_id: str) -> "Gallery":
+        from ..faces.match import Gallery  # noqa: PLC0415
         rows = self.db.execute(
             "SELECT g.performer_id, COALESCE(p.name, g.performer_id), g.embedding FROM face_gallery g "
             "LEFT JOIN face_performers p ON p.performer_id = g.performer_id "
@@ -190,7 +218,8 @@ class FaceStore:
         return Gallery.from_rows((pid, name, from_blob(blob)) for pid, name, blob in rows)
 
     def embeddings(self, performer_id: str, model_id: str, source: str | None = None
-                   ) -> np.ndarray:
+                   ) -> "np.ndarray":
+        import numpy as np  # noqa: PLC0415
         query = "SELECT embedding FROM face_gallery WHERE performer_id=? AND model_id=?"
         args = [performer_id, model_id]
         if source:
@@ -199,7 +228,7 @@ class FaceStore:
         rows = [from_blob(r[0]) for r in self.db.execute(query + " ORDER BY id", args)]
         return np.stack(rows) if rows else np.zeros((0, 512), np.float32)
 
-    def galleries(self) -> dict[str, Gallery]:
+    def galleries(self) -> dict[str, "Gallery"]:
         models = [r[0] for r in self.db.execute("SELECT DISTINCT model_id FROM face_gallery")]
         return {m: self.gallery(m) for m in models}
 
@@ -211,17 +240,21 @@ class FaceStore:
 
     # -- faces seen in analysed scenes ------------------------------------------------------------
     def save_scene_faces(self, scene_id: str, model_id: str,
-                         faces: Sequence[tuple[float, int, Sequence[float], float, str | None,
-                                               float, np.ndarray]]) -> None:
-        """Replace the scene's faces: (frame_time, idx, box, prob, performer_id|None, score, emb)."""
+                         faces: Sequence[tuple]) -> None:
+        """Replace the scene's faces: (frame_time, idx, box, prob, performer_id|None, score, emb
+        [, crop JPEG bytes|None]). Group memberships of the scene's old faces go with them."""
         with self.store.tx():
             self.db.execute("DELETE FROM scene_faces WHERE scene_id=? AND model_id=?",
                             (scene_id, model_id))
+            self.db.execute("DELETE FROM face_group_members WHERE scene_id=? AND model_id=? AND "
+                            "group_id IN (SELECT group_id FROM face_groups WHERE status='open')",
+                            (scene_id, model_id))
             self.db.executemany(
-                "INSERT OR REPLACE INTO scene_faces VALUES (?,?,?,?,?,?,?,?,?)",
-                [(scene_id, model_id, round(t, 3), idx, json.dumps([round(b, 1) for b in box]),
-                  float(prob), pid, float(score), to_blob(emb))
-                 for t, idx, box, prob, pid, score, emb in faces])
+                "INSERT OR REPLACE INTO scene_faces (scene_id, model_id, frame_time, idx, box, "
+                "prob, performer_id, score, embedding, crop) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(scene_id, model_id, round(f[0], 3), f[1], json.dumps([round(b, 1) for b in f[2]]),
+                  float(f[3]), f[4], float(f[5]), to_blob(f[6]), f[7] if len(f) > 7 else None)
+                 for f in faces])
 
     def scene_faces(self, scene_id: str, model_id: str, unknown_only: bool = False) -> list[dict]:
         query = "SELECT * FROM scene_faces WHERE scene_id=? AND model_id=?"
@@ -231,3 +264,119 @@ class FaceStore:
                  "prob": r["prob"], "performer_id": r["performer_id"], "score": r["score"],
                  "embedding": from_blob(r["embedding"])}
                 for r in self.db.execute(query + " ORDER BY frame_time, idx", (scene_id, model_id))]
+
+    # -- unknown faces and their groups -----------------------------------------------------------
+    def unknown_faces(self, model_id: str) -> list[dict]:
+        """Faces that matched nobody and are in no named or ignored group (clustering input)."""
+        rows = self.db.execute(
+            "SELECT f.scene_id, f.frame_time, f.idx, f.embedding FROM scene_faces f "
+            "WHERE f.model_id=? AND f.performer_id IS NULL AND NOT EXISTS ("
+            " SELECT 1 FROM face_group_members m JOIN face_groups g ON g.group_id=m.group_id"
+            " WHERE g.status != 'open' AND m.scene_id=f.scene_id AND m.model_id=f.model_id"
+            " AND m.frame_time=f.frame_time AND m.idx=f.idx) "
+            "ORDER BY f.scene_id, f.frame_time, f.idx", (model_id,))
+        return [{"scene_id": r[0], "time": r[1], "idx": r[2], "embedding": from_blob(r[3])}
+                for r in rows]
+
+    def replace_open_groups(self, model_id: str, groups: Sequence[Sequence[dict]]) -> list[int]:
+        """The open groups of `model_id` become `groups` (lists of faces as unknown_faces gives
+        them); named and ignored groups are kept. Returns the new group ids."""
+        now = time.time()
+        ids = []
+        with self.store.tx():
+            old = [r[0] for r in self.db.execute(
+                "SELECT group_id FROM face_groups WHERE model_id=? AND status='open'", (model_id,))]
+            self.db.executemany("DELETE FROM face_group_members WHERE group_id=?",
+                                [(g,) for g in old])
+            self.db.executemany("DELETE FROM face_groups WHERE group_id=?", [(g,) for g in old])
+            for members in groups:
+                gid = self.db.execute(
+                    "INSERT INTO face_groups (model_id, status, performer_id, size, created_at, "
+                    "updated_at) VALUES (?,?,NULL,?,?,?)",
+                    (model_id, GroupStatus.OPEN.value, len(members), now, now)).lastrowid
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO face_group_members VALUES (?,?,?,?,?)",
+                    [(gid, m["scene_id"], model_id, m["time"], m["idx"]) for m in members])
+                ids.append(int(gid))
+        return ids
+
+    def group(self, group_id: int) -> dict | None:
+        row = self.db.execute("SELECT * FROM face_groups WHERE group_id=?",
+                              (int(group_id),)).fetchone()
+        return dict(row) if row else None
+
+    def group_faces(self, group_id: int, limit: int | None = None,
+                    embeddings: bool = True) -> list[dict]:
+        """A group's faces with their crops (JPEG bytes or None) and (decoded with numpy, unless
+        embeddings=False) their embeddings."""
+        query = ("SELECT f.scene_id, f.frame_time, f.idx, f.box, f.embedding, f.crop "
+                 "FROM face_group_members m JOIN scene_faces f ON f.scene_id=m.scene_id AND "
+                 "f.model_id=m.model_id AND f.frame_time=m.frame_time AND f.idx=m.idx "
+                 "WHERE m.group_id=? ORDER BY f.scene_id, f.frame_time, f.idx")
+        args: list = [int(group_id)]
+        if limit:
+            query += " LIMIT ?"
+            args.append(int(limit))
+        return [{"scene_id": r[0], "time": r[1], "idx": r[2], "box": json.loads(r[3]),
+                 "embedding": from_blob(r[4]) if embeddings else None, "crop": r[5]}
+                for r in self.db.execute(query, args)]
+
+    def group_to_gallery(self, group_id: int, performer_id: str) -> int:
+        """Copy a named group's faces into the performer's gallery (source 'group', ref = the
+        group id); the stored fp16 embeddings are copied as they are (no numpy). Returns count."""
+        ref = f"group:{int(group_id)}"
+        now = time.time()
+        with self.store.tx():
+            self.db.execute("DELETE FROM face_gallery WHERE performer_id=? AND source='group' "
+                            "AND ref=?", (performer_id, ref))
+            count = self.db.execute(
+                "INSERT INTO face_gallery (performer_id, source, ref, model_id, embedding, score, "
+                "frame_time, created_at) SELECT ?, 'group', ?, f.model_id, f.embedding, 1.0, "
+                "f.frame_time, ? FROM face_group_members m JOIN scene_faces f ON "
+                "f.scene_id=m.scene_id AND f.model_id=m.model_id AND f.frame_time=m.frame_time "
+                "AND f.idx=m.idx WHERE m.group_id=?",
+                (performer_id, ref, now, int(group_id))).rowcount
+            model = self.db.execute("SELECT model_id FROM face_groups WHERE group_id=?",
+                                    (int(group_id),)).fetchone()
+            self.db.execute("INSERT OR REPLACE INTO face_sources VALUES (?,?,?,?,?,?,?,?)",
+                            (performer_id, "group", ref, model[0] if model else "", "", count,
+                             None, now))
+        return count
+
+    def groups(self, model_id: str | None = None, status: str | None = GroupStatus.OPEN.value,
+               scene_id: str | None = None) -> list[dict]:
+        """Groups (largest first) with the scenes they appear in."""
+        query = "SELECT g.* FROM face_groups g WHERE 1=1"
+        args: list = []
+        if model_id:
+            query += " AND g.model_id=?"
+            args.append(model_id)
+        if status:
+            query += " AND g.status=?"
+            args.append(status)
+        if scene_id is not None:
+            query += (" AND EXISTS (SELECT 1 FROM face_group_members m WHERE "
+                      "m.group_id=g.group_id AND m.scene_id=?)")
+            args.append(str(scene_id))
+        out = []
+        for row in self.db.execute(query + " ORDER BY g.size DESC, g.group_id", args):
+            scenes = [r[0] for r in self.db.execute(
+                "SELECT DISTINCT scene_id FROM face_group_members WHERE group_id=? "
+                "ORDER BY CAST(scene_id AS INTEGER), scene_id", (row["group_id"],))]
+            out.append({**dict(row), "scene_ids": scenes})
+        return out
+
+    def set_group_status(self, group_id: int, status: GroupStatus,
+                         performer_id: str | None = None) -> None:
+        """Named: the group's faces now belong to the performer (they leave the unknown faces);
+        ignored: they stay unknown but are never grouped again."""
+        with self.store.tx():
+            self.db.execute("UPDATE face_groups SET status=?, performer_id=?, updated_at=? "
+                            "WHERE group_id=?", (status.value, performer_id, time.time(),
+                                                 int(group_id)))
+            if status is GroupStatus.NAMED and performer_id:
+                self.db.execute(
+                    "UPDATE scene_faces SET performer_id=? WHERE EXISTS (SELECT 1 FROM "
+                    "face_group_members m WHERE m.group_id=? AND m.scene_id=scene_faces.scene_id "
+                    "AND m.model_id=scene_faces.model_id AND m.frame_time=scene_faces.frame_time "
+                    "AND m.idx=scene_faces.idx)", (performer_id, int(group_id)))
