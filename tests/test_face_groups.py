@@ -142,3 +142,21 @@ def test_an_ignored_group_is_never_offered_again(stash, tmp_path):
     assert run(stash, {"mode": "face_groups"})["output"]["groups"] == []
     assert all(stash.scene(s)["performer_ids"] == [] for s in scenes)
     assert "does not exist" in run(stash, {"mode": "ignore_face_group", "group_id": 999})["error"]
+
+
+def test_faces_named_from_a_group_survive_a_new_profile_image(tmp_path):
+    from stash_sense.store import Store
+    from stash_sense.store.faces import FaceStore, GroupStatus
+    faces = FaceStore(Store(str(tmp_path / "s.sqlite")))
+    emb = np.eye(512, dtype=np.float32)
+    faces.save_scene_faces("5", "m", [(float(k), 0, [1, 2, 3, 4], 0.99, None, 0.1, emb[k], b"j")
+                                      for k in range(4)])
+    (gid,) = faces.replace_open_groups("m", [faces.unknown_faces("m")])
+    assert faces.group_to_gallery(gid, "7") == 4
+    faces.set_group_status(gid, GroupStatus.NAMED, "7")
+    assert faces.unknown_faces("m") == []
+    faces.replace_profile("7", "m", "v2", [emb[9]], [0.99])
+    assert len(faces.embeddings("7", "m", "group")) == 4
+    assert len(faces.embeddings("7", "m", "profile")) == 1
+    faces.drop_gallery(["7"])
+    assert len(faces.embeddings("7", "m")) == 4

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 
 import numpy as np
 
@@ -80,6 +79,11 @@ def state_dict_from_graph(consts: dict[str, np.ndarray], module) -> dict:
 
     state = {k: v.clone() for k, v in module.state_dict().items()}
     filled: set[str] = set()
+    consumed: set[str] = set()
+
+    def const(name: str) -> np.ndarray:
+        consumed.add(name)
+        return consts[name]
 
     def put(key: str, value: np.ndarray) -> None:
         if key not in state:
@@ -107,9 +111,9 @@ def state_dict_from_graph(consts: dict[str, np.ndarray], module) -> dict:
                              f"{len(layers)} module layers")
         for layer, scope in zip(layers, scopes):
             base = ROOT + tf_prefix + scope
-            kernel = consts[base + "/weights"].transpose(3, 2, 0, 1)     # HWIO -> OIHW
+            kernel = const(base + "/weights").transpose(3, 2, 0, 1)      # HWIO -> OIHW
             if isinstance(modules[layer], BasicConv2d):
-                offset = consts[base + "/Conv2D_bn_offset"]
+                offset = const(base + "/Conv2D_bn_offset")
                 put(f"{layer}.conv.weight", kernel)
                 put(f"{layer}.bn.weight", np.ones_like(offset))
                 put(f"{layer}.bn.bias", offset)
@@ -117,7 +121,7 @@ def state_dict_from_graph(consts: dict[str, np.ndarray], module) -> dict:
                 put(f"{layer}.bn.running_var", np.full_like(offset, 1.0 - EPS))
             else:
                 put(f"{layer}.weight", kernel)
-                put(f"{layer}.bias", consts[base + "/biases"])
+                put(f"{layer}.bias", const(base + "/biases"))
         if depth > 0:
             scale_key = ROOT + tf_prefix + "mul/x"
             if scale_key in consts:
@@ -126,19 +130,19 @@ def state_dict_from_graph(consts: dict[str, np.ndarray], module) -> dict:
                     raise ValueError(f"{tf_prefix}: residual scale {float(consts[scale_key])} "
                                      f"!= module's {block.scale}")
     bottleneck = ROOT + "Bottleneck/"
-    put("last_linear.weight", consts[bottleneck + "weights"].T)
-    put("last_bn.weight", consts[bottleneck + "BatchNorm/Const"])
-    put("last_bn.bias", consts[bottleneck + "BatchNorm/beta"])
-    put("last_bn.running_mean", consts[bottleneck + "BatchNorm/moving_mean"])
-    put("last_bn.running_var", consts[bottleneck + "BatchNorm/moving_variance"])
+    put("last_linear.weight", const(bottleneck + "weights").T)
+    put("last_bn.weight", const(bottleneck + "BatchNorm/Const"))
+    put("last_bn.bias", const(bottleneck + "BatchNorm/beta"))
+    put("last_bn.running_mean", const(bottleneck + "BatchNorm/moving_mean"))
+    put("last_bn.running_var", const(bottleneck + "BatchNorm/moving_variance"))
     missing = [k for k in state if k not in filled and not k.endswith("num_batches_tracked")
                and not k.startswith("logits.")]
     if missing:
         raise ValueError(f"{len(missing)} parameters not in the graph, e.g. {missing[:3]}")
-    used = {re.sub(r"/(weights|biases|Conv2D_bn_offset)$", "", k) for k in consts
-            if k.endswith(("/weights", "/biases", "/Conv2D_bn_offset"))}
-    if len(filled) < 4 * len(used):     # sanity: every conv contributed its tensors
-        raise ValueError("the graph has more weights than were mapped")
+    left = sorted(k for k in consts if k not in consumed
+                  and k.endswith(("/weights", "/biases", "/Conv2D_bn_offset")))
+    if left:
+        raise ValueError(f"{len(left)} graph weights were not mapped, e.g. {left[:3]}")
     return state
 
 

@@ -106,16 +106,13 @@ def to_array(tensor) -> np.ndarray:
 
 
 def read_graph(path: str) -> list[Node]:
-    """The nodes of a GraphDef file; attrs hold python values or TensorProto messages."""
+    """The nodes of a GraphDef file; attrs are AttrValue messages by name."""
     graph = _message_classes()["GraphDef"]()
     with open(path, "rb") as fh:
         graph.ParseFromString(fh.read())
     nodes = []
     for n in graph.node:
-        attrs = {}
-        for entry in n.attr:
-            v = entry.value
-            attrs[entry.key] = v
+        attrs = {entry.key: entry.value for entry in n.attr}
         nodes.append(Node(n.name, n.op, tuple(n.input), attrs))
     return nodes
 

@@ -127,13 +127,14 @@ class FaceStore:
                         embeddings: Sequence["np.ndarray"], scores: Sequence[float],
                         note: str | None = None) -> None:
         """A new profile image: its faces replace the old profile *and* the scene faces that
-        were checked against the old profile."""
+        were checked against the old profile (faces named by the user from a group stay)."""
         now = time.time()
         with self.store.tx():
-            self.db.execute("DELETE FROM face_gallery WHERE performer_id=? AND model_id=?",
-                            (performer_id, model_id))
-            self.db.execute("DELETE FROM face_sources WHERE performer_id=? AND model_id=?",
-                            (performer_id, model_id))
+            # faces the user named from a group of unknown faces ('group') stay
+            self.db.execute("DELETE FROM face_gallery WHERE performer_id=? AND model_id=? AND "
+                            "source IN ('profile', 'scene')", (performer_id, model_id))
+            self.db.execute("DELETE FROM face_sources WHERE performer_id=? AND model_id=? AND "
+                            "source IN ('profile', 'scene')", (performer_id, model_id))
             self._insert(performer_id, "profile", "image", model_id, embeddings, scores,
                          [None] * len(embeddings), now)
             self.db.execute("INSERT INTO face_sources VALUES (?,?,?,?,?,?,?,?)",
@@ -169,10 +170,12 @@ class FaceStore:
         return len(gone)
 
     def drop_gallery(self, performer_ids: Sequence[str]) -> None:
-        """Forget the faces (every model) but keep the names: the profile image was removed."""
+        """Forget the faces learned from the profile (every model) but keep the names and the
+        faces the user named from groups: the profile image was removed."""
         with self.store.tx():
             for table in ("face_gallery", "face_sources"):
-                self.db.executemany(f"DELETE FROM {table} WHERE performer_id=?",
+                self.db.executemany(f"DELETE FROM {table} WHERE performer_id=? AND "
+                                    "source IN ('profile', 'scene')",
                                     [(p,) for p in performer_ids])
 
     def drop_performers(self, performer_ids: Sequence[str]) -> None:
