@@ -78,6 +78,20 @@ def test_groups_are_shown_named_and_ignored_from_the_page(tmp_path):
             assert browser.texts(f'[data-group-id="{first}"] .ss-face-scenes a') == scenes
             performers = len(stash.performers)
 
+            # the scene tab's section (window.StashSense.SceneFaceGroups): this scene's groups
+            browser.eval(
+                "(() => { const el = document.createElement('div'); el.id = 'scene-section';"
+                " document.body.appendChild(el); const R = window.PluginApi.React;"
+                " window.PluginApi.ReactDOM.render(R.createElement("
+                "window.StashSense.SceneFaceGroups, {sceneId: %r}), el); return true; })()"
+                % scenes[1])
+            browser.wait("#scene-section .ss-scene-faces .ss-face-group", timeout_ms=30000)
+            assert browser.count("#scene-section .ss-face-group") == 2
+            calls = [r["variables"]["args"] for r in stash.calls("runPluginOperation")]
+            assert {"mode": "face_groups", "scene_id": scenes[1]} in calls
+            browser.eval("(() => { window.PluginApi.ReactDOM.unmountComponentAtNode("
+                         "document.getElementById('scene-section')); return true; })()")
+
             # an existing performer, by id: added to both scenes through the Writer
             set_input(browser, f'[data-group-id="{first}"] .ss-face-who', jane)
             browser.click(f'[data-group-id="{first}"] .ss-face-confirm')

@@ -11,6 +11,8 @@
  *   (face_groups / name_face_group / ignore_face_group), which write through the plugin's one
  *   writer, so naming is undoable per scene.
  * - Creating a performer asks for confirmation: nothing is created without the user's click.
+ * - The scene tab can show the groups of one scene with the same controls: stash_sense.js renders
+ *   window.StashSense.SceneFaceGroups({ sceneId }) (nothing when the scene has no open group).
  */
 (function () {
   "use strict";
@@ -142,5 +144,29 @@
         onError: setError })) : null);
   }
 
+  /** The scene tab's section: the open groups with a face in this scene. */
+  function SceneFaceGroups({ sceneId }) {
+    const [groups, setGroups] = useState([]);
+    const [error, setError] = useState(null);
+    const [message, setMessage] = useState(null);
+    const load = useCallback(async () => {
+      try {
+        setGroups((await operation({ mode: "face_groups", scene_id: sceneId })).groups);
+      } catch (err) {
+        setError(err.message);
+      }
+    }, [sceneId]);
+    useEffect(() => { load(); }, [load]);
+    if (!groups.length && !error && !message) return null;
+    return h("div", { className: "stash-sense-faces ss-scene-faces" },
+      h("h5", null, "Unknown faces in this scene"),
+      error ? h(Alert, { variant: "danger", className: "ss-error" }, error) : null,
+      message ? h(Alert, { variant: "success", className: "ss-message" }, message) : null,
+      groups.map((g) => h(Group, { key: g.group_id, group: g, onError: setError,
+        onDone: (out) => { setMessage(out && out.name ? out.name + " added" : "Group ignored"); load(); } })),
+      h("a", { href: appUrl(ROUTE) }, "All unknown faces"));
+  }
+
+  window.StashSense = Object.assign(window.StashSense || {}, { SceneFaceGroups });
   api.register.route(ROUTE, FacesPage);
 })();

@@ -55,7 +55,8 @@ class FaceEngine:
 
     @classmethod
     def load(cls, settings, device: str, batch_size: int = 16) -> "FaceEngine":
-        """Weights per the faceWeights setting (download on first use); raises EnvironmentProblem."""
+        """Weights per the faceWeights setting (converted or downloaded on first use); raises
+        EnvironmentProblem."""
         weights = models.resolve_weights(settings.faceWeights, settings.model_dir)
         embedder = models.load_embedder(weights, device)
         detector = models.load_detector(device, MIN_FACE_PX)
