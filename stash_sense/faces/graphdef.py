@@ -66,9 +66,11 @@ def _message_classes() -> dict[str, type]:
     message("GraphDef", [("node", 1, rep, F.TYPE_MESSAGE, "NodeDef")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    _CLASSES = {name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName("stash_sense_tf." + name))
-        for name in ("GraphDef", "TensorProto")}
+    make = getattr(message_factory, "GetMessageClass", None)      # protobuf >= 4.22
+    if make is None:                                                # older: the factory object
+        make = message_factory.MessageFactory(pool).GetPrototype
+    _CLASSES = {name: make(pool.FindMessageTypeByName("stash_sense_tf." + name))
+                for name in ("GraphDef", "TensorProto")}
     return _CLASSES
 
 
