@@ -1,7 +1,8 @@
-"""Benchmark of the face pipeline on this machine (random InceptionResnetV1 weights: the same
-network and cost as VGGFace2; MTCNN with its real weights on a real photograph).
+"""Benchmark of the face pipeline on this machine (MTCNN with its real weights on a real
+photograph; InceptionResnetV1 with the weights of --weights: "none" = random, the same network
+and cost as CASIA-WebFace and VGGFace2, or "casia-webface" = the converted real one).
 
-    python bench/faces.py [--threads 2] [--frames 8] [--repeat 3] [--video]
+    python bench/faces.py [--threads 2] [--frames 8] [--repeat 3] [--video] [--weights none]
 
 Prints faces/s for MTCNN detection on 1280x720 frames (2 faces each), faces/s for embedding
 160x160 crops in batches of 16, and seconds per scene for the faces analyzer at `--frames`
@@ -47,7 +48,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--video", action="store_true")
+    parser.add_argument("--weights", default="none")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="only the gallery-size scaling of matching (numpy, seconds)")
     args = parser.parse_args()
+    if args.scale_only:
+        bench_scale(args)
+        return
 
     import numpy as np
     import torch
@@ -59,8 +66,12 @@ def main() -> None:
     from tests.helpers.faces import astronaut_crop, cameraman
 
     torch.set_num_threads(args.threads)
-    engine = FaceEngine(models.load_detector("cpu", 40), models.load_embedder(models.RANDOM, "cpu"),
-                        models.embedder_id(models.RANDOM), "cpu", batch_size=16)
+    import tempfile
+    model_dir = os.environ.get("STASH_SENSE_MODEL_DIR",
+                               os.path.join(tempfile.gettempdir(), "stash-sense-models"))
+    weights = models.resolve_weights(args.weights, model_dir)
+    engine = FaceEngine(models.load_detector("cpu", 40), models.load_embedder(weights, "cpu"),
+                        models.embedder_id(weights), "cpu", batch_size=16)
 
     def frame(i: int) -> Image.Image:
         canvas = Image.new("RGB", (1280, 720), (60 + i, 60, 60))
@@ -86,7 +97,8 @@ def main() -> None:
     scene_s = timed(scene, args.repeat, "scene")
 
     load = os.getloadavg()
-    print(f"torch {torch.__version__}, {args.threads} threads, load average {load[0]:.1f}")
+    print(f"torch {torch.__version__}, {args.threads} threads, load average {load[0]:.1f}, "
+          f"weights {engine.model_id}")
     print(f"detection (MTCNN, min face 40 px, 1280x720, {faces_per_frame[0]} faces/frame): "
           f"{len(frames) / detect_s:.2f} frames/s, {n_faces / detect_s:.2f} faces/s")
     print(f"embedding (InceptionResnetV1, batch 16 @160x160): {16 / embed_s:.2f} faces/s")
@@ -96,8 +108,28 @@ def main() -> None:
     print(f"CPU seconds / {t} threads (an idle machine's wall time): detection "
           f"{n_faces / (CPU['detect'] / t):.2f} faces/s, embedding {16 / (CPU['embed'] / t):.2f} "
           f"faces/s, analyzer {CPU['scene'] / t:.2f} s per scene")
+    bench_scale(args)
     if args.video:
         bench_video(args)
+
+
+def bench_scale(args) -> None:
+    """Matching cost against galleries of 1,000 and 10,000 performers (3 faces each), 64 faces:
+    one matrix product and a per-performer max, so 10x the gallery should cost about 10x."""
+    import numpy as np
+
+    from stash_sense.faces.match import Gallery, match_faces
+    rng = np.random.default_rng(0)
+    faces = rng.standard_normal((64, 512)).astype(np.float32)
+    times = {}
+    for performers in (1000, 10000):
+        gallery = Gallery.from_rows((str(i // 3), f"P{i // 3}", rng.standard_normal(512))
+                                    for i in range(3 * performers))
+        times[performers] = timed(lambda: match_faces(faces, gallery), args.repeat)
+    load = os.getloadavg()
+    print(f"matching 64 faces: {times[1000] * 1000:.1f} ms against 1,000 performers, "
+          f"{times[10000] * 1000:.1f} ms against 10,000 (ratio {times[10000] / times[1000]:.1f}, "
+          f"load average {load[0]:.1f})")
 
 
 def bench_video(args) -> None:

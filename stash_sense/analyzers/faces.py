@@ -15,8 +15,10 @@ from typing import Sequence
 
 from .. import log
 from ..faces import models
-from ..faces.match import FaceMatch, Gallery, MatchRule, Observation, decide, match_faces
-from ..findings import Finding, Segment, Signal
+from ..aggregate.timeline import centred_segments
+from ..faces.match import (FaceMatch, Gallery, MatchRule, Observation, decide, match_faces,
+                           rule_for)
+from ..findings import Finding, Signal
 from ..frames.types import Frame, SceneMedia
 from ..models.device import default_batch_size
 from .base import Analyzer
@@ -24,8 +26,9 @@ from .base import Analyzer
 CATEGORY = "performers"
 
 
-def rule_from_settings(settings) -> MatchRule:
-    return MatchRule(min_frames=max(1, int(settings.faceMinFrames)))
+def rule_from_settings(settings, model_id: str) -> MatchRule:
+    """The measured rule of the embedding network, with the user's faceMinFrames."""
+    return rule_for(model_id, settings.faceMinFrames)
 
 
 class FacesAnalyzer(Analyzer):
@@ -38,13 +41,16 @@ class FacesAnalyzer(Analyzer):
         settings, device = self.ctx.settings, self.ctx.device
         self.engine = FaceEngine.load(settings, device,
                                       settings.batchSize or default_batch_size(device))
-        self.rule = rule_from_settings(settings)
+        self.rule = rule_from_settings(settings, self.engine.model_id)
         galleries = getattr(self.ctx.catalog, "gallery", None) or {}
         self.gallery: Gallery = galleries.get(self.engine.model_id) or Gallery.from_rows([])
         if not len(self.gallery):
-            log.warning(f"the face gallery for {self.engine.model_id} is empty: faces will be "
-                        "detected and kept, but no performer can be suggested until the task "
-                        "'Build face gallery' has run")
+            other = sorted(m for m, g in galleries.items() if len(g))
+            why = (f"the gallery was built with {', '.join(other)}, and faces of one network are "
+                   f"never compared with another's" if other else "no gallery was built yet")
+            log.warning(f"the face gallery for {self.engine.model_id} is empty ({why}): faces "
+                        "will be detected and kept, but no performer can be suggested until the "
+                        "task 'Build face gallery' has run")
         else:
             log.info(f"face gallery: {len(self.gallery)} performers, "
                      f"{len(self.gallery.matrix)} faces")
@@ -66,13 +72,16 @@ class FacesAnalyzer(Analyzer):
             for idx, (face, emb) in enumerate(faces):
                 m = matches[row]
                 row += 1
+                if face.size < self.rule.min_face:
+                    m = FaceMatch(None, 0.0)        # too small to recognise reliably (measured)
                 out.append(Signal(frame.time, frame.span, "face", round(m.score, 4), {
                     "box": list(face.box), "prob": round(face.prob, 4),
                     "performer": m.best, "name": self.gallery.names.get(m.best or "", ""),
                     "second": m.second, "second_score": round(m.second_score, 4)}))
                 voted = m.best if m.verdict(self.rule) == "vote" else None
                 kept[frame.scene_id].append((frame.time, idx, face.box, face.prob, voted,
-                                             m.score, emb))
+                                             m.score, emb,
+                                             None if voted else crop_jpeg(face.crop)))
             signals.append(out)
         self._keep_faces(frames, kept)
         return signals
@@ -87,7 +96,27 @@ class FacesAnalyzer(Analyzer):
             faces.save_scene_faces(scene_id, self.model_id, kept.get(scene_id, []))
 
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
-        return face_findings(self.rule, signals)
+        return face_findings(self.rule, signals, scene.duration)
+
+
+CROP_SIDE = 96        # px of the JPEG kept for an unknown face (the unknown-faces page)
+
+
+def crop_jpeg(crop) -> bytes | None:
+    """The embedder's standardised 160x160 crop back to a small JPEG (store only, data dir)."""
+    import io  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+    try:
+        pixels = crop.detach().cpu().numpy().transpose(1, 2, 0) * 128.0 + 127.5
+    except AttributeError:
+        return None
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).resize(
+        (CROP_SIDE, CROP_SIDE), Image.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def observations(signals: Sequence[Signal]) -> list[Observation]:
@@ -96,21 +125,26 @@ def observations(signals: Sequence[Signal]) -> list[Observation]:
         if s.key != "face" or not s.data:
             continue
         d = s.data
+        box = d.get("box")
         out.append(Observation(s.time, s.span, FaceMatch(d.get("performer"), float(s.score),
                                                          d.get("second"),
-                                                         float(d.get("second_score") or 0.0))))
+                                                         float(d.get("second_score") or 0.0)),
+                               tuple(box) if box and len(box) == 4 else None))
     return out
 
 
-def face_findings(rule: MatchRule, signals: Sequence[Signal]) -> list[Finding]:
-    """Pure: stored face signals -> performer findings (ids and names from the signals)."""
+def face_findings(rule: MatchRule, signals: Sequence[Signal],
+                  duration: float | None = None) -> list[Finding]:
+    """Pure: stored face signals -> performer findings (ids and names from the signals); each
+    segment is centred on its frames' times, inside the scene, with its own mean score."""
     names = {s.data.get("performer"): s.data.get("name") for s in signals
              if s.key == "face" and s.data and s.data.get("performer")}
     found = []
     for d in decide(observations(signals), rule):
-        segments = tuple(Segment(t, t + span, d.mean_score) for t, span in zip(d.times, d.spans))
+        segments = tuple(centred_segments(d.points, duration))
         found.append(Finding(kind="performer", name=names.get(d.performer_id) or d.performer_id,
                              analyzer="faces", category=CATEGORY, confidence=d.confidence,
                              segments=segments, target_id=d.performer_id, markers=False,
-                             detail={"frames": d.frames, "mean_similarity": d.mean_score}))
+                             detail={"frames": d.frames, "shots": d.pieces,
+                                     "mean_similarity": d.mean_score}))
     return found

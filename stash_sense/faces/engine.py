@@ -3,7 +3,7 @@
 Detection runs on the frame scaled so its longer side is at most DETECT_SIDE px: MTCNN's pyramid
 starts at 12/min_face_size of the input, so a 4K frame would cost ~9x a 720p one for the same
 faces. Boxes are mapped back and the 160x160 crop is taken from the full-resolution image, aligned
-as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does.
+as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does, with the network's crop margin (models.crop_margin).
 Frames of equal size are detected as one batch; crops are embedded in batches of `batch_size`.
 """
 from __future__ import annotations
@@ -51,10 +51,12 @@ class FaceEngine:
         self.device = device
         self.batch_size = max(1, batch_size)
         self.min_prob = min_prob
+        self.crop_margin = models.crop_margin(model_id)   # part of the network's recipe
 
     @classmethod
     def load(cls, settings, device: str, batch_size: int = 16) -> "FaceEngine":
-        """Weights per the faceWeights setting (download on first use); raises EnvironmentProblem."""
+        """Weights per the faceWeights setting (converted or downloaded on first use); raises
+        EnvironmentProblem."""
         weights = models.resolve_weights(settings.faceWeights, settings.model_dir)
         embedder = models.load_embedder(weights, device)
         detector = models.load_detector(device, MIN_FACE_PX)
@@ -95,7 +97,7 @@ class FaceEngine:
             if min(small[2] - small[0], small[3] - small[1]) < MIN_FACE_PX * 0.8:
                 continue   # MTCNN's pyramid lets a little smaller through; keep the promise
             full = small / factor
-            crop = self._standardise(self._extract(image, full, CROP, 0))
+            crop = self._standardise(self._extract(image, full, CROP, self.crop_margin))
             faces.append(DetectedFace(tuple(round(float(v), 1) for v in full), float(prob), crop))
         return faces
 

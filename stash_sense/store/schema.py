@@ -74,6 +74,42 @@ INSERT OR IGNORE INTO tag_map (key, tag_id)
 
 Migration = Callable[[sqlite3.Connection], None]
 
+# Version 3: faces (issue #13). The first four tables were created by the faces store itself before
+# versions existed, so they are adopted as they are (IF NOT EXISTS); a store that has them gains the
+# `crop` column (a small JPEG of each unknown face, for naming groups); groups of unknown faces.
+V3_FACES = """
+CREATE TABLE IF NOT EXISTS face_sources (
+  performer_id TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, model_id TEXT NOT NULL,
+  version TEXT NOT NULL, faces INTEGER NOT NULL, note TEXT, updated_at REAL NOT NULL,
+  PRIMARY KEY (performer_id, source, ref, model_id));
+CREATE TABLE IF NOT EXISTS face_gallery (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, performer_id TEXT NOT NULL, source TEXT NOT NULL,
+  ref TEXT NOT NULL, model_id TEXT NOT NULL, embedding BLOB NOT NULL, score REAL NOT NULL,
+  frame_time REAL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS face_gallery_by_model ON face_gallery (model_id, performer_id);
+CREATE TABLE IF NOT EXISTS face_performers (
+  performer_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS scene_faces (
+  scene_id TEXT NOT NULL, model_id TEXT NOT NULL, frame_time REAL NOT NULL, idx INTEGER NOT NULL,
+  box TEXT NOT NULL, prob REAL NOT NULL, performer_id TEXT, score REAL NOT NULL,
+  embedding BLOB NOT NULL, PRIMARY KEY (scene_id, model_id, frame_time, idx));
+CREATE TABLE face_groups (
+  group_id INTEGER PRIMARY KEY AUTOINCREMENT, model_id TEXT NOT NULL, status TEXT NOT NULL,
+  performer_id TEXT, size INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE face_group_members (
+  group_id INTEGER NOT NULL, scene_id TEXT NOT NULL, model_id TEXT NOT NULL,
+  frame_time REAL NOT NULL, idx INTEGER NOT NULL,
+  PRIMARY KEY (group_id, scene_id, frame_time, idx));
+CREATE INDEX face_group_members_by_face
+  ON face_group_members (scene_id, model_id, frame_time, idx);
+"""
+
+
+def _faces(db: sqlite3.Connection) -> None:
+    _script(V3_FACES)(db)
+    if "crop" not in {r[1] for r in db.execute("PRAGMA table_info(scene_faces)")}:
+        db.execute("ALTER TABLE scene_faces ADD COLUMN crop BLOB")
+
 
 def _script(sql: str) -> Migration:
     def run(db: sqlite3.Connection) -> None:
@@ -87,6 +123,7 @@ def _script(sql: str) -> Migration:
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _script(V1)),
     (2, _script(V2)),
+    (3, _faces),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import log
+from ..store.faces import FaceStore
 from ..store.ledger import Ledger, State
 from ..tagging.state import SceneState
 from ..tagging.verify import reconcile
 
 PAGE = 500
+# Kept per performer by the faces store, which forgets them its own way (FaceStore.forget_faces).
+FACE_TABLES = {"face_gallery", "face_sources", "face_performers", "scene_faces", "face_groups"}
 
 
 def cleanup(ctx) -> dict[str, Any]:
@@ -34,14 +37,17 @@ def cleanup(ctx) -> dict[str, Any]:
         existing.update(api.scene_created_at(scene_ids[start:start + PAGE]))
     ctx.progress.set(0.2)
     recorded = _recorded_scene_identities(store, ledger)
+    gone_scenes = []
     for sid in scene_ids:
         created = existing.get(sid)
         if created is None or any(r and r != created for r in recorded.get(sid, ())):
             forgotten["owned"] += len(ledger.rows(sid))
             store.forget_scene(sid)
+            gone_scenes.append(sid)
             forgotten["scenes"] += 1
             log.info(f"scene {sid}: {'deleted in Stash' if created is None else 'another scene now'}"
                      "; what Stash Sense kept about it is forgotten")
+    FaceStore(store).forget_faces(scene_ids=gone_scenes)   # gallery faces learned from them
     ctx.progress.set(0.4)
 
     remaining = ledger.scene_ids()
@@ -81,7 +87,7 @@ def _recorded_scene_identities(store, ledger: Ledger) -> dict[str, set[str]]:
 
 
 def _forget_deleted_performers(api, store) -> int:
-    """Faces of performers deleted in Stash (the faces module keeps them per performer)."""
+    """Performers deleted in Stash: whatever any table keeps per performer."""
     tables = {name for (name,) in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     keyed = [t for t in tables if "performer_id" in
@@ -98,7 +104,9 @@ def _forget_deleted_performers(api, store) -> int:
         existing |= api.performer_ids_existing(ordered[start:start + PAGE])
     gone = ids - existing
     with store.tx():
-        for table in keyed:
+        # faces: their gallery and name go, faces that matched them become unknown again
+        FaceStore(store).forget_faces(performer_ids=sorted(gone))
+        for table in set(keyed) - FACE_TABLES:
             store.db.executemany(f"DELETE FROM {table} WHERE performer_id=?",
                                  [(p,) for p in gone])
     return len(gone)

@@ -238,7 +238,10 @@ def _from_scenes(ctx, engine, faces: FaceStore, summary: Summary, share: float) 
         for pid in wanted[sid]:
             anchor = faces.embeddings(pid, engine.model_id, "profile")
             others = gallery.matrix[gallery.owners != gallery.performer_ids.index(pid)]
-            keep = consistent_faces(anchor, emb, _rule(ctx), others)
+            rule = _rule(ctx, engine.model_id)
+            # joining the gallery asks more than a match: halfway from the threshold to `strong`
+            keep = consistent_faces(anchor, emb, rule, others,
+                                    agree=(rule.threshold + rule.strong) / 2)
             keep = sorted(keep, key=lambda i: -float(emb[i] @ anchor.mean(axis=0)))[:MAX_SCENE_FACES]
             faces.add_scene_faces(pid, sid, engine.model_id, [emb[i] for i in keep],
                                   [probs[i] for i in keep], [times[i] for i in keep])
@@ -246,6 +249,6 @@ def _from_scenes(ctx, engine, faces: FaceStore, summary: Summary, share: float) 
         ctx.progress.set(share + (1.0 - share) * done / len(wanted))
 
 
-def _rule(ctx):
+def _rule(ctx, model_id: str):
     from ..analyzers.faces import rule_from_settings  # noqa: PLC0415
-    return rule_from_settings(ctx.settings)
+    return rule_from_settings(ctx.settings, model_id)

@@ -12,6 +12,7 @@ no face) gets the wrong identity and the test fails.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 from PIL import Image
@@ -92,3 +93,59 @@ class ColourIdentity:
             v = base + noise.astype(np.float32)
             out[i] = v / np.linalg.norm(v)
         return out
+
+
+# -- real photographs (../shared/data/faces, read-only; tests skip when it is absent) -------------
+REAL_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
+                                         "data", "faces"))
+HAMILTON = os.path.join(REAL_DIR, "more", "short_hamilton_clip.mp4")
+HAMILTON_LIN = (3.0, 7.0)      # seconds in which Lin-Manuel Miranda is on screen (data README)
+
+# photo -> who is in it, left to right (the largest faces; smaller background faces are ignored)
+GALLERY_PHOTOS = {
+    "alex_lacamoire": ["train/alex_lacamoire/img1.jpg"],
+    "biden": ["train/biden/biden.jpg", "train/biden/biden2.jpg"],
+    "kit_harington": ["train/kit_harington/john1.jpeg", "train/kit_harington/john2.jpeg"],
+    "obama": ["train/obama/obama.jpg", "train/obama/obama2.jpg"],
+    "rose_leslie": ["train/rose_leslie/img1.jpg", "train/rose_leslie/img2.jpg"],
+    "lin_manuel_miranda": ["more/lin-manuel-miranda.png"],
+}
+PROBE_PHOTOS = {
+    "test/alex_lacamoire1.jpg": ["alex_lacamoire"],
+    "test/johnsnow_test1.jpg": ["kit_harington"],
+    "test/obama1.jpg": ["obama"],
+    "test/obama_and_biden.jpg": ["biden", "obama"],
+    "test/kit_with_rose.jpg": ["rose_leslie", "kit_harington"],
+    "more/two_people.jpg": ["obama", "biden"],
+    "more/alex-lacamoire.png": ["alex_lacamoire"],
+    "more/obama-240p.jpg": ["obama"],
+    "more/obama-720p.jpg": ["obama"],
+    "more/obama3.jpg": ["obama"],
+}
+
+
+def real_available() -> bool:
+    return os.path.isdir(REAL_DIR)
+
+
+def real_photo(relative: str) -> Image.Image:
+    with Image.open(os.path.join(REAL_DIR, relative)) as image:
+        return image.convert("RGB")
+
+
+def labelled(engine, photos: dict[str, list[str]]) -> list[tuple[str, str, object, np.ndarray]]:
+    """(person, photo, DetectedFace, embedding) for each named face of each photo: the
+    len(names) largest faces, sorted left to right, get the names in order."""
+    out = []
+    for photo, names in photos.items():
+        (found,) = engine.faces_with_embeddings([real_photo(photo)])
+        largest = sorted(found, key=lambda fe: -fe[0].area)[:len(names)]
+        if len(largest) < len(names):
+            continue
+        for name, (face, emb) in zip(names, sorted(largest, key=lambda fe: fe[0].box[0])):
+            out.append((name, photo, face, emb))
+    return out
+
+
+def gallery_faces(engine) -> list[tuple[str, str, object, np.ndarray]]:
+    return labelled(engine, {p: [name] for name, ps in GALLERY_PHOTOS.items() for p in ps})

@@ -145,6 +145,20 @@ def _bulk_markers(st, input):  # noqa: A002
     return out
 
 
+def _create_performer(st, input):  # noqa: A002 - Stash's argument name
+    """performerCreate: a name is required and, with the disambiguation, unique (Stash rules)."""
+    from .state import StashError
+    name = (input.get("name") or "").strip()
+    if not name:
+        raise StashError("performer name must not be blank")
+    disambiguation = input.get("disambiguation") or None
+    for p in st.performers.values():
+        if p["name"].lower() == name.lower() and (p.get("disambiguation") or None) == disambiguation:
+            raise StashError(f"performer with name '{name}' already exists")
+    return st.performers[st.add_performer(name, input.get("alias_list") or [],
+                                          disambiguation=disambiguation)]
+
+
 MUTATION = {
     "tagCreate": _hooked("Tag.Create.Post", lambda st, input: st.create_tag(input), fields=False),
     "tagUpdate": _hooked("Tag.Update.Post", lambda st, input: st.update_tag(input)),
@@ -156,6 +170,7 @@ MUTATION = {
     "tagsMerge": _hooked("Tag.Merge.Post",
                          lambda st, input: st.merge_tags(input["source"], input["destination"]),
                          fields=False),
+    "performerCreate": _hooked("Performer.Create.Post", _create_performer, fields=False),
     "sceneUpdate": _hooked("Scene.Update.Post", lambda st, input: st.update_scene(input)),
     "scenesUpdate": _hooked("Scene.Update.Post",
                             lambda st, input: [st.update_scene(i) for i in input]),

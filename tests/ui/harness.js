@@ -84,13 +84,15 @@
     showTime();
   }
 
+  const routes = {};          // register.route: path -> page component (?route=<path> shows it)
   window.PluginApi = {
     React,
     ReactDOM,
     GQL: {},
     libraries: { Bootstrap },
     components,
-    register: { route() {}, component(name, fn) { components[name] = fn; } },
+    register: { route(path, component) { routes[path] = component; },
+      component(name, fn) { components[name] = fn; } },
     patch: {
       before: (name, fn) => register(beforeFns, name, fn),
       instead: (name, fn) => register(insteadFns, name, fn),
@@ -169,6 +171,12 @@
   // Stash renders the app once every plugin script has loaded; so do we.
   window.addEventListener("load", async () => {
     const root = document.getElementById("root");
+    const route = params.get("route");
+    if (route) {
+      if (!routes[route]) { root.textContent = "Harness: no page registered at " + route; return; }
+      ReactDOM.render(h(routes[route]), root, () => { harness.ready = true; });
+      return;
+    }
     try {
       const scene = await loadScene(params.get("scene") || "12");
       ReactDOM.render(h(Page, { scene }), root, () => { harness.ready = true; });
