@@ -78,6 +78,23 @@ class StashAPI:
                 return list(dict.fromkeys(ids))
             page += 1
 
+    def library_page(self, page: int, per_page: int = 500) -> tuple[int, list[dict[str, Any]]]:
+        """The user's own labelling, light: per scene its tags, organized flag and markers
+        (learn and evaluate read the whole library this way; no files, no paths)."""
+        data = self.client.execute(
+            "query StashSenseLibrary($p: FindFilterType) { findScenes(filter: $p) { count scenes {"
+            " id organized tags { id } files { duration }"
+            " scene_markers { seconds end_seconds primary_tag { id } } } } }",
+            {"p": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}})
+        result = data["findScenes"]
+        return result["count"], result["scenes"]
+
+    def all_tags(self) -> list[dict[str, Any]]:
+        data = self.client.execute(
+            "query StashSenseAllTags { findTags(filter: {per_page: -1}) {"
+            f" tags {{ {TAG_FIELDS} }} }} }}")
+        return data["findTags"]["tags"]
+
     def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str], mode: str) -> None:
         if not tag_ids:
             return
