@@ -28,6 +28,10 @@ MODES: dict[str, str] = {
     "feedback_report": "stash_sense.tasks.review:feedback_report",
     "build_gallery": "stash_sense.tasks.gallery:build_gallery",
     "models": "stash_sense.tasks.models:models",
+    "retag": "stash_sense.tasks.retag:retag",
+    "evaluate": "stash_sense.tasks.evaluate:evaluate",
+    "learn": "stash_sense.tasks.learn:learn",
+    "reports": "stash_sense.tasks.reports:reports",
 }
 
 

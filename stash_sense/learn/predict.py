@@ -26,6 +26,7 @@ class LearnedPredictor:
     def __init__(self, store, settings):
         import os  # noqa: PLC0415
         self.settings = settings
+        self.store = store
         self.enabled = os.path.isdir(os.path.join(settings.data_dir, FOLDER))
         self.embeddings = EmbeddingStore(store) if self.enabled else None
         self._models: dict[str, LearnedModels | None] = {}
@@ -41,7 +42,8 @@ class LearnedPredictor:
 
     def findings(self, media, scene: dict[str, Any] | None,
                  vectors: SceneVectors | None = None) -> list[Finding]:
-        """Active learned tags the scene lacks, from its newest stored embeddings."""
+        """Active learned tags the user has not put on the scene themselves, from its newest
+        stored embeddings (a learned tag the plugin wrote earlier is found again, so it stays)."""
         if not self.enabled:
             return []
         if vectors is None:
@@ -54,7 +56,8 @@ class LearnedPredictor:
         models = self.models(vectors.model_id)
         if models is None or not models.active:
             return []
-        has = {str(t["id"]) for t in (scene or {}).get("tags") or []}
+        ours = {r["ref"] for r in self.store.owned(str(media.id), "tag")}
+        has = {str(t["id"]) for t in (scene or {}).get("tags") or []} - ours
         tags = [t for t in models.active if t.tag_id not in has]
         return scene_findings(tags, vectors, media.duration, self.settings)
 

@@ -24,10 +24,11 @@ from .workflow import WorkflowTags
 HEAVY = ("torch", "open_clip", "ultralytics", "rapidocr_onnxruntime", "facenet_pytorch")
 
 
-def retag(ctx) -> dict:
+def retag(ctx, scene_ids: list[str] | None = None) -> dict:
+    """Every analysed scene, or `scene_ids` (the learn task's proposals)."""
     started = time.perf_counter()
     stored = StoredFindings(ctx)                      # unknown analyzers stop here, before any change
-    scene_ids = [str(s) for s in (ctx.args.get("scene_ids") or [])] or stored.analysed_scene_ids()
+    scene_ids = scene_ids if scene_ids is not None else stored.analysed_scene_ids()
     ctx.client.enable_api_key_fallback()
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
     workflow = WorkflowTags.ensure(resolver, ctx.settings)
