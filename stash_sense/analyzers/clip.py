@@ -172,6 +172,13 @@ def clip_findings(settings, vocab, scene: SceneMedia, signals: Sequence[Signal])
     for s in signals:
         by_tag.setdefault(s.key, []).append((s.time, s.span, s.score))
     duration = scene.duration or max((s.time + s.span for s in signals), default=0.0)
+    return tag_findings(settings, vocab, by_tag, duration)
+
+
+def tag_findings(settings, vocab, by_tag: dict[str, list[tuple[float, float, float]]],
+                 duration: float) -> list[Finding]:
+    """Pure: per tag its (time, span, score) points -> findings (shared with clip_text's re-scoring
+    of stored embeddings, which builds the points straight from the score matrix)."""
     found = []
     for category in vocab.categories:
         for label in category.labels:

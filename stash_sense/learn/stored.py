@@ -69,9 +69,8 @@ class StoredFindings:
                 vectors = self.embeddings.scene(media.id, run["model_id"])
                 if vectors is not None:
                     latest_vectors = vectors
-                    signals = self.scorer(run["model_id"]).signals(vectors.times, vectors.frames)
-                    from ..analyzers.clip import clip_findings  # noqa: PLC0415 - numpy only
-                    found.extend(clip_findings(self.settings, self.vocabulary, media, signals))
+                    found.extend(self.scorer(run["model_id"]).findings(
+                        self.settings, media, vectors.times, vectors.frames))
                     continue
             signals = self.store.load_signals(media.id, analyzer.name, run["model_id"])
             if analyzer.name == "faces":

@@ -17,6 +17,7 @@ from .. import log
 from ..errors import SceneError
 from ..frames.types import SceneMedia
 from ..learn.stored import StoredFindings
+from ..learn.threads import one_blas_thread
 from ..pipeline import Stats, fail_scene, write_findings
 from ..tagging.tags import TagResolver
 from .workflow import WorkflowTags
@@ -36,22 +37,23 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
     unchanged = 0
     log.info(f"Stash Sense: re-tagging {len(scene_ids)} analysed scene(s) from stored results")
     ctx.progress.set(0.0)
-    for done, scene_id in enumerate(scene_ids, 1):
-        media = None
-        try:
-            scene = ctx.api.find_scene(scene_id)
-            if scene is None:
-                raise SceneError(f"scene {scene_id} no longer exists in Stash")
-            media = SceneMedia.from_stash(scene)
-            t0 = time.perf_counter()
-            findings, models = stored.findings(media, scene)
-            stats.add("findings", t0)
-            if not write_findings(ctx, media, scene, findings, resolver, workflow, stats, models,
-                                  skip_unchanged=True):
-                unchanged += 1
-        except SceneError as exc:
-            fail_scene(ctx, scene_id, media, str(exc), workflow, stats)
-        ctx.progress.set(done / max(len(scene_ids), 1))
+    with one_blas_thread():
+        for done, scene_id in enumerate(scene_ids, 1):
+            media = None
+            try:
+                scene = ctx.api.find_scene(scene_id)
+                if scene is None:
+                    raise SceneError(f"scene {scene_id} no longer exists in Stash")
+                media = SceneMedia.from_stash(scene)
+                t0 = time.perf_counter()
+                findings, models = stored.findings(media, scene)
+                stats.add("findings", t0)
+                if not write_findings(ctx, media, scene, findings, resolver, workflow, stats,
+                                      models, skip_unchanged=True):
+                    unchanged += 1
+            except SceneError as exc:
+                fail_scene(ctx, scene_id, media, str(exc), workflow, stats)
+            ctx.progress.set(done / max(len(scene_ids), 1))
     ctx.progress.set(1.0)
     heavy = sorted(m for m in HEAVY if m in sys.modules)
     result = {"scenes": len(scene_ids), "changed": len(stats.tagged), "unchanged": unchanged,
