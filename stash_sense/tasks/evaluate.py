@@ -9,6 +9,7 @@ Stash. The report is the task's output, one log line per tag, and a file the UI 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 
 from .. import log
 from .reports import QUALITY_FILE, write_report
@@ -16,6 +17,7 @@ from ..frames.types import SceneMedia
 from ..learn.evaluate import tag_quality
 from ..learn.labels import read_labels
 from ..learn.stored import StoredFindings
+from ..learn.threads import one_blas_thread
 
 
 def producible(vocabulary) -> dict[str, tuple[str, ...]]:
@@ -36,24 +38,25 @@ def evaluate(ctx) -> dict:
     stored = StoredFindings(ctx, learned=False)
     labels = read_labels(ctx.api, ctx.store, settings)
     by_name = labels.tag_by_name()
-    analysed = set(stored.analysed_scene_ids())
+    analysed = stored.analysed_scene_ids()
+    names = producible(stored.vocabulary)        # + whatever the analyzers found (custom ones)
+    scores: dict[str, dict[str, float]] = defaultdict(dict)
+    with one_blas_thread():
+        for n, sid in enumerate(analysed, 1):
+            media = SceneMedia(sid, "", labels.duration.get(sid, 0.0), 0, 0, None, None, None,
+                               None)
+            findings, _ = stored.findings(media, None, with_learned=False)
+            for f in findings:
+                if f.kind == "tag":
+                    names.setdefault(f.name, f.aliases)
+                    scores[f.key][sid] = max(scores[f.key].get(sid, 0.0), f.confidence)
+            ctx.progress.set(0.95 * n / max(len(analysed), 1))
+    analysed = set(analysed)
     pairs = []                                   # (plugin tag, the user's tag)
-    for name, aliases in producible(stored.vocabulary).items():
+    for name, aliases in names.items():
         user = next((by_name[n.lower()] for n in (name, *aliases) if n.lower() in by_name), None)
         if user is not None and labels.positives.get(user.id, set()) & analysed:
             pairs.append((name, user))
-    scenes = sorted(analysed & (labels.organized | {s for _, u in pairs
-                                                    for s in labels.positives.get(u.id, ())}),
-                    key=lambda s: (len(s), s))
-    wanted = {name.lower() for name, _ in pairs}
-    scores: dict[str, dict[str, float]] = {name.lower(): {} for name, _ in pairs}
-    for n, sid in enumerate(scenes, 1):
-        media = SceneMedia(sid, "", labels.duration.get(sid, 0.0), 0, 0, None, None, None, None)
-        findings, _ = stored.findings(media, None, with_learned=False)
-        for f in findings:
-            if f.kind == "tag" and f.key in wanted:
-                scores[f.key][sid] = max(scores[f.key].get(sid, 0.0), f.confidence)
-        ctx.progress.set(0.95 * n / max(len(scenes), 1))
     rows = []
     for name, user in sorted(pairs, key=lambda p: p[0].lower()):
         truth = labels.positives.get(user.id, set()) & analysed
