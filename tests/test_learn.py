@@ -181,3 +181,46 @@ def test_predicting_ten_thousand_pooled_vectors_streams_in_blocks():
     W = np.stack([t.weights for t in tags])
     want = np.argwhere(1 / (1 + np.exp(-(pooled @ W.T))) >= 0.99)
     assert sorted((r, c) for r, c, _ in got) == sorted(map(tuple, want.tolist()))
+
+
+def test_markers_teach_where_the_tag_shows(tmp_path):
+    """Scenes whose middle third looks like the tag, marked there by the user: the frame model is
+    active, and on a new scene of that kind the learned finding's segment is that stretch."""
+    from stash_sense.store import Store
+    from stash_sense.store.embeddings import EmbeddingStore
+    from stash_sense.tasks.learn import train_all
+    rng = np.random.default_rng(7)
+    d, n = 32, 30
+    tag_dir, other = rng.standard_normal(d), rng.standard_normal((4, d))
+    store = EmbeddingStore(Store(str(tmp_path / "s.sqlite")))
+    times = [(i * 10.0, 10.0) for i in range(30)]
+
+    def scene_frames(has_tag: bool):
+        frames = other[rng.integers(0, 4)] + 0.3 * rng.standard_normal((30, d))
+        if has_tag:
+            frames[10:20] = tag_dir + 0.3 * rng.standard_normal((10, d))
+        return frames
+
+    ids = [str(i) for i in range(n)]
+    for i, sid in enumerate(ids):
+        store.save_scene(sid, "m", times, scene_frames(i < 12))
+    store.save_scene("new", "m", times, scene_frames(True))
+    ids_all, pooled = store.pooled_matrix("m")
+    labels = labels_for({"t": set(ids[:12])})
+    labels.markers = {"t": {sid: [(100.0, 200.0)] for sid in ids[:12]}}
+    train_ids = [i for i in ids_all if i != "new"]
+    learned, reports = train_all(labels, train_ids, pooled[[ids_all.index(i) for i in train_ids]],
+                                 settings(tmp_path),
+                                 frames_of=lambda sids: store.iter_scenes("m", sids))
+    [tag] = learned
+    assert tag.active and tag.has_frame_model and reports[0]["level"] == "scene+frame"
+    assert reports[0]["frame_cv_precision"] >= 0.9
+    [f] = scene_findings([tag], store.scene("new", "m"), 300.0,
+                         settings(tmp_path, gapSeconds=15, minSegmentSeconds=10))
+    assert f.markers
+    [seg] = f.segments
+    assert abs(seg.start - 100.0) <= 10 and abs(seg.end - 200.0) <= 10
+    # the file keeps the frame model
+    LearnedModels("m", learned, 1.0).save(str(tmp_path))
+    back = LearnedModels.load(str(tmp_path), "m").tags[0]
+    assert back.has_frame_model and np.allclose(back.frame_weights, tag.frame_weights)

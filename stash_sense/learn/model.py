@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,14 @@ class LearnedTag:
     threshold: float
     active: bool
     report: dict[str, Any]
+    # frame level, where the user's markers gave times: where in the scene the tag shows
+    frame_weights: np.ndarray | None = field(default=None, repr=False)
+    frame_bias: float = 0.0
+    frame_threshold: float | None = None      # None: no active frame model
+
+    @property
+    def has_frame_model(self) -> bool:
+        return self.frame_weights is not None and self.frame_threshold is not None
 
 
 @dataclass
@@ -46,12 +54,18 @@ class LearnedModels:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         path = path_for(data_dir, self.model_id)
         dim = self.tags[0].weights.shape[0] if self.tags else 0
+        arrays = ("weights", "frame_weights")
         meta = {"model_id": self.model_id, "trained_at": self.trained_at,
-                "tags": [{k: v for k, v in asdict(t).items() if k != "weights"} for t in self.tags]}
+                "tags": [{k: getattr(t, k) for k in t.__dataclass_fields__ if k not in arrays}
+                         for t in self.tags]}
+        empty = np.zeros((0, dim), np.float32)
+        frames = [t.frame_weights if t.frame_weights is not None else np.zeros(dim, np.float32)
+                  for t in self.tags]
         tmp = path + ".tmp"
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             np.savez(fh, weights=np.stack([t.weights for t in self.tags]).astype(np.float32)
-                     if self.tags else np.zeros((0, dim), np.float32),
+                     if self.tags else empty,
+                     frame_weights=np.stack(frames).astype(np.float32) if self.tags else empty,
                      meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
         os.replace(tmp, path)
         for name in os.listdir(folder):             # other models' files are invalid now
@@ -68,10 +82,14 @@ class LearnedModels:
         with np.load(path) as data:
             meta = json.loads(bytes(data["meta"]).decode())
             weights = data["weights"]
+            frames = data["frame_weights"] if "frame_weights" in data else None
         if meta.get("model_id") != model_id:
             return None
-        tags = [LearnedTag(weights=weights[i], **{**t, "aliases": tuple(t["aliases"])})
-                for i, t in enumerate(meta["tags"])]
+        tags = []
+        for i, t in enumerate(meta["tags"]):
+            has_frames = frames is not None and t.get("frame_threshold") is not None
+            tags.append(LearnedTag(weights=weights[i], **{**t, "aliases": tuple(t["aliases"])},
+                                   **({"frame_weights": frames[i]} if has_frames else {})))
         return cls(model_id, tags, meta.get("trained_at", 0.0))
 
 

@@ -82,15 +82,19 @@ def scene_findings(tags: list[LearnedTag], vectors: SceneVectors, duration: floa
     out = []
     for col, i in enumerate(hits):
         tag = tags[i]
+        probs_i, thr_i = frame_probs[:, col], float(thr[i])
+        if tag.has_frame_model:      # trained on the user's markers: it knows where, not only if
+            probs_i = sigmoid(vectors.frames @ tag.frame_weights + tag.frame_bias)
+            thr_i = float(tag.frame_threshold)
         points = [(float(t), float(span), float(p))
-                  for (t, span), p in zip(vectors.times, frame_probs[:, col])]
-        segments = find_segments(points, threshold=float(thr[i]), gap=settings.gapSeconds,
+                  for (t, span), p in zip(vectors.times, probs_i)]
+        segments = find_segments(points, threshold=thr_i, gap=settings.gapSeconds,
                                  min_segment=settings.minSegmentSeconds)
         if duration:
             segments = [s for s in segments if s.start < duration]
         out.append(Finding(kind="tag", name=tag.name, analyzer=ANALYZER, category=CATEGORY,
                            confidence=float(probs[i]), segments=tuple(segments),
-                           aliases=tuple(tag.aliases), markers=False,
+                           aliases=tuple(tag.aliases), markers=tag.has_frame_model,
                            detail={"threshold": round(float(thr[i]), 4),
                                    "cv_precision": tag.report.get("cv_precision")}))
     return out

@@ -60,22 +60,29 @@ def choose_threshold(scores: np.ndarray, truth: np.ndarray, target: float,
 
 
 def fit_tag(X: np.ndarray, y: np.ndarray, target_precision: float, *,
-            sample_weight: np.ndarray | None = None, seed: int = 0, C: float = 1.0) -> FitResult:
+            sample_weight: np.ndarray | None = None, seed: int = 0, C: float = 1.0,
+            groups: np.ndarray | None = None) -> FitResult:
     """X: S x D (unit vectors), y: 0/1. sample_weight: how many scenes each row stands for
-    (negatives may be subsampled for speed; they count for all of them in the precision)."""
+    (negatives may be subsampled for speed; they count for all of them in the precision).
+    groups: the scene of each row when rows are frames — a scene's frames stay in one fold, or
+    its neighbouring frames would make the cross-validation flatter itself."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - only the learn task
-    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # noqa: PLC0415
 
     y = np.asarray(y, int)
     n_pos = int(y.sum())
     folds = min(FOLDS, n_pos, len(y) - n_pos)
+    if groups is not None:
+        folds = min(folds, len(set(np.asarray(groups)[y == 1].tolist())))
     if folds < 2:
         return FitResult(np.zeros(X.shape[1], np.float32), 0.0, 1.0, 0.0, 0.0, False,
                          "too few examples on one side to cross-validate")
     weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
     oof = np.zeros(len(y))
     coefs, biases = [], []
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if groups is None else
+                StratifiedGroupKFold(folds, shuffle=True, random_state=seed))
+    for train, test in splitter.split(X, y, groups):
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=300)
         model.fit(X[train], y[train], sample_weight=weight[train])
         oof[test] = model.decision_function(X[test])

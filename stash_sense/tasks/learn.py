@@ -15,6 +15,7 @@ matrix; frame blobs are read one scene at a time, only for scenes written to.
 from __future__ import annotations
 
 import time
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -23,10 +24,11 @@ from ..learn.labels import read_labels
 from ..learn.model import LearnedModels, LearnedTag
 from ..learn.predict import ANALYZER, predict_pooled
 from ..learn.train import fit_tag
-from ..store.embeddings import EmbeddingStore
+from ..store.embeddings import EmbeddingStore, SceneVectors
 from .reports import LEARNED_FILE, write_report
 
 MAX_NEGATIVES = 4000     # negatives beyond this (and beyond 20 x support) are sampled, weighted up
+NEGATIVE_SCENES = 50     # frame level: scenes without the tag whose frames are negatives
 
 
 def learn(ctx) -> dict:
@@ -41,7 +43,8 @@ def learn(ctx) -> dict:
     labels = read_labels(ctx.api, ctx.store, settings)
     ids, pooled = embeddings.pooled_matrix(model_id)
     t_read = time.perf_counter() - started
-    learned, reports = train_all(labels, ids, pooled, settings, ctx.progress)
+    learned, reports = train_all(labels, ids, pooled, settings, ctx.progress,
+                                 frames_of=lambda sids: embeddings.iter_scenes(model_id, sids))
     models = LearnedModels(model_id, learned, time.time())
     path = models.save(settings.data_dir)
     t_train = time.perf_counter() - started - t_read
@@ -67,8 +70,10 @@ def learn(ctx) -> dict:
 
 
 def train_all(labels, ids: list[str], pooled: np.ndarray, settings, progress=None,
-              seed: int = 0) -> tuple[list[LearnedTag], list[dict]]:
-    """Every tag with support on analysed scenes: fitted when it has enough, reported either way."""
+              seed: int = 0, frames_of: Callable[[list[str]], Iterable[SceneVectors]] | None = None
+              ) -> tuple[list[LearnedTag], list[dict]]:
+    """Every tag with support on analysed scenes: fitted when it has enough, reported either way.
+    frames_of(scene ids) streams stored frame vectors, for tags the user marked with times."""
     index = {sid: i for i, sid in enumerate(ids)}
     rng = np.random.default_rng(seed)
     candidates = []
@@ -103,11 +108,43 @@ def train_all(labels, ids: list[str], pooled: np.ndarray, settings, progress=Non
                       threshold=round(fit.threshold, 4) if fit.active else None,
                       active=fit.active, reason=fit.reason, negatives=int((~is_pos).sum()))
         reports.append(report)
-        learned.append(LearnedTag(tag.id, tag.name, tuple(tag.aliases), fit.weights, fit.bias,
-                                  fit.threshold, fit.active, report))
+        item = LearnedTag(tag.id, tag.name, tuple(tag.aliases), fit.weights, fit.bias,
+                          fit.threshold, fit.active, report)
+        marked = {s: spans for s, spans in labels.markers.get(tag.id, {}).items() if s in index}
+        if frames_of is not None and len(marked) >= 2:
+            fit_frames(item, marked, [ids[i] for i in neg], frames_of, settings, rng, seed)
+        learned.append(item)
         if progress is not None:
             progress.set(0.8 * n / len(candidates))
     return learned, reports
+
+
+def fit_frames(item: LearnedTag, marked: dict[str, list[tuple[float, float]]],
+               negatives: list[str], frames_of, settings, rng, seed: int) -> None:
+    """Frame level: the frames inside the user's markers against the rest of those scenes and the
+    frames of up to NEGATIVE_SCENES scenes without the tag (read one scene at a time)."""
+    take = list(rng.choice(negatives, min(len(negatives), max(NEGATIVE_SCENES, len(marked))),
+                           replace=False)) if negatives else []
+    X, y, groups = [], [], []
+    for g, vec in enumerate(frames_of(sorted(marked) + sorted(take))):
+        spans = marked.get(vec.scene_id, [])
+        mid = vec.times[:, 0] + vec.times[:, 1] / 2
+        inside = np.zeros(len(mid), bool)
+        for a, b in spans:
+            inside |= (mid >= a) & (mid <= b)
+        X.append(vec.frames)
+        y.append(inside.astype(int))
+        groups.append(np.full(len(mid), g))
+    if not X:
+        return
+    fit = fit_tag(np.concatenate(X), np.concatenate(y), settings.learnPrecision, seed=seed,
+                  groups=np.concatenate(groups))
+    item.report.update(level="scene+frame" if fit.active else "scene", marked_scenes=len(marked),
+                       frame_cv_precision=round(fit.precision, 4),
+                       frame_cv_recall=round(fit.recall, 4), frame_reason=fit.reason)
+    if fit.active:
+        item.frame_weights, item.frame_bias, item.frame_threshold = (fit.weights, fit.bias,
+                                                                     fit.threshold)
 
 
 def propose(ctx, models: LearnedModels, ids: list[str], pooled: np.ndarray) -> dict:
