@@ -18,6 +18,10 @@ vectors — then measures, in one process, with the load average printed beside 
    per-scene prediction as retag does it (LearnedPredictor.findings over every scene);
 5. peak memory (VmHWM) of the process.
 
+Wall seconds and CPU seconds (process_time: all threads) are printed side by side: on a machine
+shared with other work the wall time overstates; a single-threaded stage's CPU seconds are what an
+idle core would take.
+
 Embeddings are synthetic (no image model is involved in anything measured here): scenes belong to
 one of `--tags` concepts, frames scatter around their scene's direction.
 """
@@ -144,11 +148,12 @@ def main() -> int:
             positives[str(c)].add(sid)
     labels = LibraryLabels(tags={t: TagInfo(t, f"tag {t}") for t in positives},
                            positives=positives)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     learned, reports = train_all(labels, ids, pooled, settings)
-    t_train = time.perf_counter() - t0
+    t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
     active = [t for t in learned if t.active]
     figures["learn"] = {"seconds_read_pooled": round(t_read, 2), "seconds_train": round(t_train, 2),
+                        "cpu_seconds_train": round(c_train, 2),
                         "tags_fitted": len(learned), "tags_active": len(active),
                         "median_cv_precision": round(float(np.median([r["cv_precision"] for r in reports])), 3),
                         "median_cv_recall": round(float(np.median([r["cv_recall"] for r in reports])), 3),
@@ -158,7 +163,7 @@ def main() -> int:
     del pooled
 
     # predict ---------------------------------------------------------------------------------
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ids, pooled = vectors.pooled_matrix(MODEL_ID)
     hits: dict[str, list[int]] = {}
     for row, col, _ in predict_pooled(active, pooled):
@@ -168,26 +173,28 @@ def main() -> int:
     for vec in vectors.iter_scenes(MODEL_ID, hits):
         found += len(scene_findings([active[c] for c in hits[vec.scene_id]], vec, duration,
                                     settings))
-    t_proposals = time.perf_counter() - t0
+    t_proposals, c_proposals = time.perf_counter() - t0, time.process_time() - c0
     del pooled
     predictor = LearnedPredictor(store, settings)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     per_scene_found = 0
     with one_blas_thread():
         for sid in ids:
             media = SceneMedia(sid, "", duration, 0, 0, None, None, None, None)
             per_scene_found += len(predictor.findings(media, {"id": sid, "tags": []}))
-    t_each = time.perf_counter() - t0
+    t_each, c_each = time.perf_counter() - t0, time.process_time() - c0
     figures["predict"] = {"seconds_pooled_all_scenes": round(t_pooled, 2),
                           "seconds_with_segments": round(t_proposals, 2),
                           "scenes_with_a_learned_tag": len(hits), "findings": found,
+                          "cpu_seconds_with_segments": round(c_proposals, 2),
                           "seconds_per_scene_path_all_scenes": round(t_each, 2),
+                          "cpu_seconds_per_scene_path": round(c_each, 2),
                           "load": loadavg()}
     print(f"predict: {figures['predict']}", flush=True)
 
     # retag (findings + plan, no Stash) ----------------------------------------------------------
     stored = StoredFindings(ctx)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n_findings = n_changes = 0
     blas = one_blas_thread()
     blas.__enter__()
@@ -200,9 +207,10 @@ def main() -> int:
                          {}, set())
         n_findings += len(findings)
         n_changes += bool(plan.changes_stash)
-    t_retag = time.perf_counter() - t0
+    t_retag, c_retag = time.perf_counter() - t0, time.process_time() - c0
     blas.__exit__(None, None, None)
-    figures["retag"] = {"seconds": round(t_retag, 2), "findings": n_findings,
+    figures["retag"] = {"seconds": round(t_retag, 2), "cpu_seconds": round(c_retag, 2),
+                        "findings": n_findings,
                         "scenes_with_changes": n_changes, "load": loadavg(),
                         "heavy_modules": sorted(m for m in ("torch", "open_clip", "ultralytics",
                                                             "rapidocr_onnxruntime")

@@ -45,12 +45,23 @@ class StoredFindings:
             f"SELECT DISTINCT scene_id FROM runs WHERE analyzer IN ({marks}) "
             "ORDER BY CAST(scene_id AS INTEGER), scene_id", names)]
 
+    def prepare(self) -> None:
+        """Load the text side of every CLIP model with stored vectors now, before anything is
+        written: a text encoder that cannot load is an environment problem and stops the task."""
+        for (model_id,) in self.store.db.execute(
+                "SELECT DISTINCT model_id FROM runs WHERE analyzer='clip'"):
+            self.scorer(model_id)
+
     def scorer(self, model_id: str):
+        """The model's ClipTextScorer, or None when the store has no text-side record for it
+        (vectors from an older version): those scenes use their stored per-frame scores."""
         if model_id not in self.scorers:
             from ..analyzers.clip_text import ClipTextScorer  # noqa: PLC0415
-            scorer = ClipTextScorer(self.embeddings, self.vocabulary, model_id,
-                                    self.settings.model_dir).load()
-            self.encoded_prompts += scorer.encoded_prompts
+            scorer = None
+            if self.embeddings.model(model_id) is not None:
+                scorer = ClipTextScorer(self.embeddings, self.vocabulary, model_id,
+                                        self.settings.model_dir).load()
+                self.encoded_prompts += scorer.encoded_prompts
             self.scorers[model_id] = scorer
         return self.scorers[model_id]
 
@@ -65,7 +76,7 @@ class StoredFindings:
             if run is None:
                 continue
             models.append(run["model_id"])
-            if analyzer.name == "clip":
+            if analyzer.name == "clip" and self.scorer(run["model_id"]) is not None:
                 vectors = self.embeddings.scene(media.id, run["model_id"])
                 if vectors is not None:
                     latest_vectors = vectors

@@ -36,6 +36,7 @@ def evaluate(ctx) -> dict:
     started = time.perf_counter()
     settings = ctx.settings
     stored = StoredFindings(ctx, learned=False)
+    stored.prepare()
     labels = read_labels(ctx.api, ctx.store, settings)
     by_name = labels.tag_by_name()
     analysed = stored.analysed_scene_ids()

@@ -30,6 +30,7 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
     started = time.perf_counter()
     stored = StoredFindings(ctx)                      # unknown analyzers stop here, before any change
     scene_ids = scene_ids if scene_ids is not None else stored.analysed_scene_ids()
+    stored.prepare()                                  # a text encoder that cannot load: stop here
     ctx.client.enable_api_key_fallback()
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
     workflow = WorkflowTags.ensure(resolver, ctx.settings)
