@@ -149,7 +149,8 @@ def main() -> int:
     labels = LibraryLabels(tags={t: TagInfo(t, f"tag {t}") for t in positives},
                            positives=positives)
     t0, c0 = time.perf_counter(), time.process_time()
-    learned, reports = train_all(labels, ids, pooled, settings)
+    with one_blas_thread():
+        learned, reports = train_all(labels, ids, pooled, settings)
     t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
     active = [t for t in learned if t.active]
     figures["learn"] = {"seconds_read_pooled": round(t_read, 2), "seconds_train": round(t_train, 2),
@@ -166,13 +167,14 @@ def main() -> int:
     t0, c0 = time.perf_counter(), time.process_time()
     ids, pooled = vectors.pooled_matrix(MODEL_ID)
     hits: dict[str, list[int]] = {}
-    for row, col, _ in predict_pooled(active, pooled):
-        hits.setdefault(ids[row], []).append(col)
-    t_pooled = time.perf_counter() - t0
-    found = 0
-    for vec in vectors.iter_scenes(MODEL_ID, hits):
-        found += len(scene_findings([active[c] for c in hits[vec.scene_id]], vec, duration,
-                                    settings))
+    with one_blas_thread():
+        for row, col, _ in predict_pooled(active, pooled):
+            hits.setdefault(ids[row], []).append(col)
+        t_pooled = time.perf_counter() - t0
+        found = 0
+        for vec in vectors.iter_scenes(MODEL_ID, hits):
+            found += len(scene_findings([active[c] for c in hits[vec.scene_id]], vec, duration,
+                                        settings))
     t_proposals, c_proposals = time.perf_counter() - t0, time.process_time() - c0
     del pooled
     predictor = LearnedPredictor(store, settings)

@@ -111,6 +111,20 @@ def test_text_side_alone_rescores_stored_vectors_like_the_image_run(tiny_clip, t
     flat = [s for row in signals for s in row]
     assert [s.key for s in again] == [s.key for s in flat]
     assert np.allclose([s.score for s in again], [s.score for s in flat], atol=2e-2)
+    # the matrix path to findings is the Signal path's twin (any threshold)
+    from stash_sense.analyzers.clip import clip_findings
+    from stash_sense.frames.types import SceneMedia
+    from stash_sense.settings import load_settings
+    media = SceneMedia("1", "", 40.0, 0, 0, None, None, None, None)
+    for threshold in (0.0, 0.001, 0.3, 0.99):
+        settings = load_settings({}, {"threshold": threshold, "minSegmentSeconds": 0,
+                                      "requiredDuration": "1"}, str(tmp_path))
+        want = clip_findings(settings, tiny_clip.ctx.vocabulary, media, again)
+        got = scorer.findings(settings, media, stored.times, stored.frames)
+        assert [(f.name, round(f.confidence, 6), f.segments) for f in got] == \
+            [(f.name, round(f.confidence, 6), f.segments) for f in want]
+        if threshold == 0.001:
+            assert len(got) >= 10                 # every label hits: the comparison has content
     rebuilt = encode_prompts(tiny_clip.spec, prompts[:3], str(tmp_path))
     assert np.allclose(rebuilt, np.stack([tiny_clip.prompt_vectors[p] for p in prompts[:3]]),
                        atol=1e-5)

@@ -103,9 +103,18 @@ class ClipTextScorer:
         from .clip import tag_findings  # noqa: PLC0415 - numpy only; clip imports this module
         probs = self.scores(frames)
         t, span = times[:, 0].tolist(), times[:, 1].tolist()
+        best = probs.max(axis=0) if len(probs) else np.zeros(len(self.columns))
+        # a tag no frame reaches cannot pass (aggregate_tag needs a hit): skip its aggregation
+        bar: dict[str, float] = {}
+        for _, label in self.columns:
+            if label.tag:
+                need = settings.threshold or label.threshold
+                bar[label.tag] = min(bar.get(label.tag, need), need)
+        reached = {label.tag for i, (_, label) in enumerate(self.columns)
+                   if label.tag and best[i] >= bar[label.tag]}
         by_tag: dict[str, list[tuple[float, float, float]]] = {}
         for i, (_, label) in enumerate(self.columns):
-            if label.tag:
+            if label.tag in reached:
                 by_tag.setdefault(label.tag, []).extend(zip(t, span, probs[:, i].tolist()))
         duration = media.duration or (max(a + b for a, b in zip(t, span)) if t else 0.0)
         return tag_findings(settings, self.vocabulary, by_tag, duration)

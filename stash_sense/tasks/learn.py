@@ -23,6 +23,7 @@ from .. import log
 from ..learn.labels import read_labels
 from ..learn.model import LearnedModels, LearnedTag
 from ..learn.predict import ANALYZER, predict_pooled
+from ..learn.threads import one_blas_thread
 from ..learn.train import fit_tag
 from ..store.embeddings import EmbeddingStore, SceneVectors
 from .reports import LEARNED_FILE, write_report
@@ -43,8 +44,9 @@ def learn(ctx) -> dict:
     labels = read_labels(ctx.api, ctx.store, settings)
     ids, pooled = embeddings.pooled_matrix(model_id)
     t_read = time.perf_counter() - started
-    learned, reports = train_all(labels, ids, pooled, settings, ctx.progress,
-                                 frames_of=lambda sids: embeddings.iter_scenes(model_id, sids))
+    with one_blas_thread():
+        learned, reports = train_all(labels, ids, pooled, settings, ctx.progress,
+                                     frames_of=lambda sids: embeddings.iter_scenes(model_id, sids))
     models = LearnedModels(model_id, learned, time.time())
     path = models.save(settings.data_dir)
     t_train = time.perf_counter() - started - t_read
@@ -54,7 +56,8 @@ def learn(ctx) -> dict:
                  f"{'ACTIVE' if r['active'] else 'inactive'} ({r['reason']})")
     proposed = {}
     if str(ctx.args.get("propose", "true")).lower() not in ("false", "0", "no"):
-        proposed = propose(ctx, models, ids, pooled)
+        with one_blas_thread():
+            proposed = propose(ctx, models, ids, pooled)
     result = {"model_id": model_id, "scenes_with_embeddings": len(ids),
               "generated_at": time.time(), "learn_precision": settings.learnPrecision,
               "learn_min_scenes": settings.learnMinScenes,
