@@ -176,7 +176,8 @@ def store_embeddings(store, analyzer: Analyzer, group: list[Loaded], frames: Seq
     if getattr(analyzer, "_stored_spec", None) != analyzer.model_id:
         vectors.save_model(analyzer.spec)
         prompts = list(analyzer.prompt_vectors)
-        vectors.save_prompts(analyzer.model_id, prompts, [analyzer.prompt_vectors[p] for p in prompts])
+        vectors.save_prompts(analyzer.model_id, prompts,
+                             [analyzer.prompt_vectors[p] for p in prompts])
         analyzer._stored_spec = analyzer.model_id
     rows: dict[str, list[int]] = defaultdict(list)
     for i, frame in enumerate(frames):
