@@ -188,15 +188,16 @@ def store_embeddings(store, analyzer: Analyzer, group: list[Loaded], frames: Seq
                            [(frames[i].time, frames[i].span) for i in idx], embeddings[idx])
 
 
-def extra_findings(ctx, media: SceneMedia, scene: dict[str, Any]) -> list[Finding]:
-    """Findings that come from stored data rather than a model run: active learned tags (the
-    same ones `retag` proposes, so a normal run does not take them back)."""
+def extra_findings(ctx, media: SceneMedia, scene: dict[str, Any],
+                   findings: list[Finding]) -> list[Finding]:
+    """`findings` plus those that come from stored data rather than a model run: active learned
+    tags (the same ones `retag` proposes, so a normal run does not take them back)."""
+    from .learn.predict import LearnedPredictor, combine  # noqa: PLC0415 - numpy only
     learned = getattr(ctx, "learned_predictor", None)
     if learned is None:
-        from .learn.predict import LearnedPredictor  # noqa: PLC0415 - numpy only
         learned = LearnedPredictor.for_context(ctx)
         setattr(ctx, "learned_predictor", learned)
-    return learned.findings(media, scene)
+    return combine(findings, learned.findings(media, scene))
 
 
 def workflow_settled(workflow: WorkflowTags, tag_ids, review: bool) -> bool:
@@ -216,7 +217,7 @@ def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dic
         for analyzer in analyzers:
             findings.extend(analyzer.findings(media, signals.get(analyzer.name, [])))
         scene = ctx.api.find_scene(media.id) or item.scene   # fresh: the user may have edited it
-        findings.extend(extra_findings(ctx, media, scene))
+        findings = extra_findings(ctx, media, scene, findings)
         stats.add("aggregate", started)
         write_findings(ctx, media, scene, findings, resolver, workflow, stats,
                        [a.model_id for a in analyzers])

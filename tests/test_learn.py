@@ -224,3 +224,15 @@ def test_markers_teach_where_the_tag_shows(tmp_path):
     LearnedModels("m", learned, 1.0).save(str(tmp_path))
     back = LearnedModels.load(str(tmp_path), "m").tags[0]
     assert back.has_frame_model and np.allclose(back.frame_weights, tag.frame_weights)
+
+
+def test_a_learned_tag_an_analyzer_also_found_is_planned_once():
+    from stash_sense.findings import Finding
+    from stash_sense.learn.predict import combine
+    clip = Finding("tag", "Outdoors", "clip", "environment", 0.7)
+    other = Finding("tag", "Pool", "clip", "location", 0.6)
+    weak = Finding("tag", "outdoors", "learned", "learned", 0.65)
+    strong = Finding("tag", "Outdoors", "learned", "learned", 0.9)
+    new = Finding("tag", "Sunset", "learned", "learned", 0.8)
+    assert combine([clip, other], [weak, new]) == [clip, other, new]
+    assert combine([clip, other], [strong]) == [strong, other]

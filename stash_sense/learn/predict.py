@@ -62,6 +62,21 @@ class LearnedPredictor:
         return scene_findings(tags, vectors, media.duration, self.settings)
 
 
+def combine(findings: list[Finding], learned: list[Finding]) -> list[Finding]:
+    """One finding per tag: a learned tag that an analyzer also found keeps the more confident
+    of the two (two findings of one tag would plan it, and its markers, twice)."""
+    out = list(findings)
+    where = {(f.kind, f.key): i for i, f in enumerate(out)}
+    for f in learned:
+        i = where.get((f.kind, f.key))
+        if i is None:
+            where[(f.kind, f.key)] = len(out)
+            out.append(f)
+        elif f.confidence > out[i].confidence:
+            out[i] = f
+    return out
+
+
 def matrix(tags: list[LearnedTag]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (np.stack([t.weights for t in tags]).astype(np.float32),
             np.array([t.bias for t in tags], np.float32),

@@ -21,7 +21,7 @@ from ..findings import Finding
 from ..frames.types import SceneMedia
 from ..store.embeddings import EmbeddingStore
 from ..vocabulary import load_vocabulary
-from .predict import LearnedPredictor
+from .predict import LearnedPredictor, combine
 
 
 class StoredFindings:
@@ -90,5 +90,5 @@ class StoredFindings:
             else:
                 found.extend(analyzer.findings(media, signals))
         if with_learned and self.learned is not None:
-            found.extend(self.learned.findings(media, scene, latest_vectors))
+            found = combine(found, self.learned.findings(media, scene, latest_vectors))
         return found, models
