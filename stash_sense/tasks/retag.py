@@ -35,7 +35,7 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
     workflow = WorkflowTags.ensure(resolver, ctx.settings)
     stats = Stats()
-    unchanged = 0
+    unchanged = missing = 0
     log.info(f"Stash Sense: re-tagging {len(scene_ids)} analysed scene(s) from stored results")
     ctx.progress.set(0.0)
     with one_blas_thread():
@@ -43,8 +43,11 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
             media = None
             try:
                 scene = ctx.api.find_scene(scene_id)
-                if scene is None:
-                    raise SceneError(f"scene {scene_id} no longer exists in Stash")
+                if scene is None:          # deleted in Stash since: nothing to write, no error
+                    log.info(f"scene {scene_id} no longer exists in Stash; skipped")
+                    missing += 1
+                    ctx.progress.set(done / max(len(scene_ids), 1))
+                    continue
                 media = SceneMedia.from_stash(scene)
                 t0 = time.perf_counter()
                 findings, models = stored.findings(media, scene)
@@ -58,6 +61,7 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
     ctx.progress.set(1.0)
     heavy = sorted(m for m in HEAVY if m in sys.modules)
     result = {"scenes": len(scene_ids), "changed": len(stats.tagged), "unchanged": unchanged,
+              "missing": missing,
               "errored": stats.errored, "prompts_encoded": stored.encoded_prompts,
               "seconds": {k: round(v, 2) for k, v in stats.seconds.items()},
               "total_seconds": round(time.perf_counter() - started, 2),
