@@ -77,3 +77,32 @@ def test_a_text_encoder_that_cannot_load_stops_before_any_change(stash, tmp_path
     run = run_plugin(stash, {"mode": "retag"}, timeout=600)
     assert run.error and "is gone" in run.error
     assert len(mutations(stash)) == count and stash.scene_tag_names(sid) == before
+
+
+def test_retag_honours_review_mode_and_skips_scenes_deleted_since(stash, tmp_path):
+    """Scripted colour analyzer (known findings): a stricter required duration drops Red; in
+    review mode the re-tag removes nothing, without it the plugin's Red and its marker go. A
+    scene deleted in Stash since its analysis is skipped, not errored."""
+    tagme = stash.add_tag("StashSense_TagMe")
+    jpeg, _ = synthetic_sprite(600, lambda t: (230, 20, 20) if 100 <= t < 300 else None)
+    red = stash.add_scene(title="red middle", duration=600, sprite=jpeg, tag_ids=[tagme],
+                          vtt=lambda name: vtt_text(600, 160, 90, name))
+    jpeg, _ = synthetic_sprite(600, lambda t: (20, 20, 230))
+    gone = stash.add_scene(title="deleted later", duration=600, sprite=jpeg, tag_ids=[tagme],
+                           vtt=lambda name: vtt_text(600, 160, 90, name))
+    color = "tests.helpers.scripted:ColorAnalyzer"
+    configure(stash, tmp_path, analyzers=color)
+    assert run_plugin(stash, {"mode": "tag_tagme"}).error is None
+    assert "Red" in stash.scene_tag_names(red) and len(stash.markers(red)) == 1
+    stash.destroy_scene(gone)
+
+    configure(stash, tmp_path, analyzers=color, requiredDuration="50%", reviewMode=True)
+    review = run_plugin(stash, {"mode": "retag"})
+    assert review.error is None, review.log_text()
+    assert review.output["missing"] == 1 and review.output["errored"] == []
+    assert "Red" in stash.scene_tag_names(red) and len(stash.markers(red)) == 1
+
+    configure(stash, tmp_path, analyzers=color, requiredDuration="50%")
+    run = run_plugin(stash, {"mode": "retag"})
+    assert run.error is None and run.output["changed"] == 1
+    assert stash.scene_tag_names(red) == ["StashSense_Tagged"] and stash.markers(red) == []
