@@ -236,3 +236,16 @@ def test_a_learned_tag_an_analyzer_also_found_is_planned_once():
     new = Finding("tag", "Sunset", "learned", "learned", 0.8)
     assert combine([clip, other], [weak, new]) == [clip, other, new]
     assert combine([clip, other], [strong]) == [strong, other]
+
+
+def test_the_reports_operation_is_light():
+    """The UI's reports operation reads two JSON files: no numpy, no model library."""
+    import subprocess
+    import sys
+    code = ("import sys; import stash_sense.app as a; a.handler_for({'mode': 'reports'}); "
+            "heavy = [m for m in ('numpy', 'torch', 'sklearn', 'open_clip', 'requests') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
