@@ -4,7 +4,8 @@ run writes them (pipeline.write_findings: same plan, writer, ledger, rejections,
 
 Why: a new threshold, a new label or a newly learned tag should take seconds, not the days that
 looking at a library's frames again costs on a CPU. No image model is loaded (the clip text tower
-only for prompts never embedded before); a scene whose plan changes nothing costs no Stash write.
+only for prompts never embedded before); scenes are read from Stash 100 per request, and a scene
+whose plan changes nothing costs no Stash write.
 The output says which heavy modules the process imported and its peak memory, so "no image
 model" is checked, not assumed.
 """
@@ -22,6 +23,7 @@ from ..pipeline import Stats, fail_scene, write_findings
 from ..tagging.tags import TagResolver
 from .workflow import WorkflowTags
 
+FETCH = 100      # scenes read from Stash per request
 HEAVY = ("torch", "open_clip", "ultralytics", "rapidocr_onnxruntime", "facenet_pytorch")
 
 
@@ -38,11 +40,14 @@ def retag(ctx, scene_ids: list[str] | None = None) -> dict:
     unchanged = missing = 0
     log.info(f"Stash Sense: re-tagging {len(scene_ids)} analysed scene(s) from stored results")
     ctx.progress.set(0.0)
+    fetched: dict[str, dict] = {}
     with one_blas_thread():
         for done, scene_id in enumerate(scene_ids, 1):
             media = None
+            if (done - 1) % FETCH == 0:    # the next FETCH scenes as Stash has them now
+                fetched = ctx.api.find_scenes(scene_ids[done - 1:done - 1 + FETCH])
             try:
-                scene = ctx.api.find_scene(scene_id)
+                scene = fetched.get(str(scene_id))
                 if scene is None:          # deleted in Stash since: nothing to write, no error
                     log.info(f"scene {scene_id} no longer exists in Stash; skipped")
                     missing += 1
