@@ -35,6 +35,10 @@ MODES: dict[str, str] = {
     "face_groups": "stash_sense.tasks.unknown_faces:face_groups",
     "name_face_group": "stash_sense.tasks.unknown_faces:name_face_group",
     "ignore_face_group": "stash_sense.tasks.unknown_faces:ignore_face_group",
+    "retag": "stash_sense.tasks.retag:retag",
+    "evaluate": "stash_sense.tasks.evaluate:evaluate",
+    "learn": "stash_sense.tasks.learn:learn",
+    "reports": "stash_sense.tasks.reports:reports",
 }
 
 

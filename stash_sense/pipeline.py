@@ -26,7 +26,7 @@ from .frames.types import Frame, FrameSource, SceneMedia
 from .models.device import resolve_device
 from .store.ledger import Kind, Ledger
 from .store.review import ReviewMemory
-from .tagging.apply import Writer
+from .tagging.apply import Writer, owned_keys
 from .tagging.plan import make_plan
 from .tagging.state import Owned, SceneState
 from .tagging.tags import TagResolver
@@ -150,8 +150,16 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
     for analyzer in analyzers:
         frames = [f for item in group for f in item.frames.get(analyzer.source, [])]
         started = time.perf_counter()
-        signals = analyzer.analyze(frames) if frames else []
+        embeddings = None
+        if frames and hasattr(analyzer, "analyze_with_embeddings"):
+            signals, embeddings = analyzer.analyze_with_embeddings(frames)
+        else:
+            signals = analyzer.analyze(frames) if frames else []
         stats.add(f"infer:{analyzer.name}", started)
+        if embeddings is not None:
+            started = time.perf_counter()
+            store_embeddings(store, analyzer, group, frames, embeddings)
+            stats.add("store", started)
         stats.frames += len(frames)
         by_scene: dict[str, list] = defaultdict(list)
         for frame, sig in zip(frames, signals):
@@ -165,41 +173,104 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
     return per_scene
 
 
+def store_embeddings(store, analyzer: Analyzer, group: list[Loaded], frames: Sequence[Frame],
+                     embeddings) -> None:
+    """Keep each scene's frame embeddings (and, once per model, how to re-embed text with it)."""
+    from .store.embeddings import EmbeddingStore  # noqa: PLC0415
+    vectors = EmbeddingStore(store)
+    if getattr(analyzer, "_stored_spec", None) != analyzer.model_id:
+        vectors.save_model(analyzer.spec)
+        prompts = list(analyzer.prompt_vectors)
+        vectors.save_prompts(analyzer.model_id, prompts,
+                             [analyzer.prompt_vectors[p] for p in prompts])
+        analyzer._stored_spec = analyzer.model_id
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, frame in enumerate(frames):
+        rows[frame.scene_id].append(i)
+    for item in group:
+        idx = rows.get(item.media.id, [])
+        vectors.save_scene(item.media.id, analyzer.model_id,
+                           [(frames[i].time, frames[i].span) for i in idx], embeddings[idx])
+
+
+def extra_findings(ctx, media: SceneMedia, scene: dict[str, Any],
+                   findings: list[Finding]) -> list[Finding]:
+    """`findings` plus those that come from stored data rather than a model run: active learned
+    tags (the same ones `retag` proposes, so a normal run does not take them back)."""
+    from .learn.predict import LearnedPredictor, combine  # noqa: PLC0415 - numpy only
+    learned = getattr(ctx, "learned_predictor", None)
+    if learned is None:
+        learned = LearnedPredictor.for_context(ctx)
+        setattr(ctx, "learned_predictor", learned)
+    return combine(findings, learned.findings(media, scene))
+
+
+def workflow_settled(workflow: WorkflowTags, tag_ids, review: bool) -> bool:
+    """The scene already carries exactly the workflow tags a successful run would leave."""
+    ids = workflow.ids
+    if ids["tagged"] not in tag_ids or (ids["review"] in tag_ids) != review:
+        return False
+    return not any(ids[r] in tag_ids for r in ("tagme", "reprocess", "errored"))
+
+
 def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dict[str, list],
                   writer: Writer, workflow: WorkflowTags, stats: Stats) -> None:
-    media, store, settings = item.media, ctx.store, ctx.settings
-    resolver, ledger = writer.resolver, writer.ledger
+    media = item.media
     try:
         started = time.perf_counter()
         findings: list[Finding] = []
         for analyzer in analyzers:
             findings.extend(analyzer.findings(media, signals.get(analyzer.name, [])))
-        started = stats.add("aggregate", started)
         scene = ctx.api.find_scene(media.id) or item.scene   # fresh: the user may have edited it
-        state = SceneState.from_stash(scene)
-        reconcile(ledger, state)
-        owned = Owned.from_rows(ledger.rows(media.id))
-        owned.gone_tags = gone_tags(resolver, owned.tags, state)
-        known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
-        raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
-        plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
-                         incorrect_tag_id=workflow.ids.get("incorrect"),
-                         raised_thresholds=raised,
-                         accepted=store.keys_with_status(media.id, "accepted"),
-                         rejected_spans=ReviewMemory(store).rejected_spans(media.id),
-                         rejected_tag_ids=ledger.rejected_objects(media.id, Kind.TAG))
-        for note in plan.notes:
-            log.info(f"{media.label}: {note}")
-        writer.apply(plan, state)
-        review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
-        workflow.succeeded(writer, media.id, review=review)
-        store.set_status(media.id, "analyzed", None, [a.model_id for a in analyzers],
-                         scene_created_at=state.created_at)
-        stats.add("plan+write", started)
-        stats.tagged.append(media.id)
-        log.debug(f"{media.label}: {plan.summary()}")
+        findings = extra_findings(ctx, media, scene, findings)
+        stats.add("aggregate", started)
+        write_findings(ctx, media, scene, findings, writer, workflow, stats,
+                       [a.model_id for a in analyzers])
     except SceneError as exc:
         fail_scene(ctx, media.id, media, str(exc), writer, workflow, stats)
+
+
+def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list[Finding],
+                   writer: Writer, workflow: WorkflowTags, stats: Stats,
+                   models: Sequence[str], skip_unchanged: bool = False) -> bool:
+    """Plan and write one scene's findings through the one writer (ledger, rejections, review
+    mode). With skip_unchanged (re-tagging from stored results) a scene whose plan changes nothing
+    in Stash and whose workflow tags are already right costs no Stash write. True if written."""
+    store, settings = ctx.store, ctx.settings
+    resolver, ledger = writer.resolver, writer.ledger
+    started = time.perf_counter()
+    state = SceneState.from_stash(scene)
+    reconcile(ledger, state)                  # what a killed run left half-done, by evidence
+    owned = Owned.from_rows(ledger.rows(media.id))
+    owned.gone_tags = gone_tags(resolver, owned.tags, state)
+    known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
+    raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
+    plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
+                     incorrect_tag_id=workflow.ids.get("incorrect"),
+                     raised_thresholds=raised,
+                     accepted=store.keys_with_status(media.id, "accepted"),
+                     rejected_spans=ReviewMemory(store).rejected_spans(media.id),
+                     rejected_tag_ids=ledger.rejected_objects(media.id, Kind.TAG))
+    for note in plan.notes:
+        log.info(f"{media.label}: {note}")
+    quiet = (skip_unchanged and not plan.changes_stash and not plan.forget and not plan.release
+             and not plan.drop)
+    if quiet:
+        store.sync_suggestions(media.id, plan.applied, plan.suggestions,
+                               owned_keys(ledger, media.id))
+        review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
+        if workflow_settled(workflow, state.tag_ids, review):
+            stats.add("plan+write", started)
+            return False
+    else:
+        writer.apply(plan, state)
+    review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
+    workflow.succeeded(writer, media.id, review=review)
+    store.set_status(media.id, "analyzed", None, list(models), scene_created_at=state.created_at)
+    stats.add("plan+write", started)
+    stats.tagged.append(media.id)
+    log.debug(f"{media.label}: {plan.summary()}")
+    return True
 
 
 def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str, writer: Writer,

@@ -43,6 +43,9 @@ class Settings:
     reviewMode: bool = False
     autoTagNew: bool = False
     learnFromRejections: bool = False
+    learnMinScenes: int = 10     # a user tag is learned only from at least this many scenes
+    learnPrecision: float = 0.9  # a learned tag is active only if cross-validation reaches this
+    targetPrecision: float = 0.9  # evaluate: the threshold that reaches this precision per tag
     ocrEngine: str = "rapidocr"
     applyStudio: bool = True
     studioMinScore: float = 85.0
@@ -176,6 +179,12 @@ def _validate(s: Settings) -> None:
     if s.threshold > 1 or s.applyThreshold > 1 or s.suggestThreshold > 1:
         raise SettingsError("settings 'threshold', 'applyThreshold' and 'suggestThreshold' are "
                             "confidences in [0, 1]")
+    if not 0 < s.learnPrecision <= 1 or not 0 < s.targetPrecision <= 1:
+        raise SettingsError("settings 'learnPrecision' and 'targetPrecision' are precisions in "
+                            "(0, 1]")
+    if s.learnMinScenes < 2:
+        raise SettingsError("setting 'learnMinScenes' must be at least 2 (cross-validation "
+                            "needs two folds)")
     parse_duration(s.requiredDuration, 100.0, key="requiredDuration")
     names = [v for v in s.workflow_tags.values()] + [s.parentTag]
     if any(not n for n in names):

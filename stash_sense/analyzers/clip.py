@@ -21,9 +21,11 @@ from ..findings import Finding, Signal
 from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
 from ..models.device import default_batch_size, is_gpu
+from ..store.embeddings import ClipModelSpec
 from .base import Analyzer
 from .clip_backends import ClipBackend, EncoderFactory, ImageEncoder, TorchEncoder, physical_cores
 from .clip_preprocess import preprocessor
+from .clip_text import frame_signals, label_matrix, label_scores
 
 DEFAULT_MODEL = {"cpu": "ViT-B-32", "gpu": "ViT-L-14"}
 DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k", "ViT-L-14": "laion2b_s32b_b82k"}
@@ -98,6 +100,7 @@ class ClipAnalyzer(Analyzer):
         self._model_id = f"open_clip:{arch}/{os.path.basename(pretrained)}"
         self.batch_size = settings.batchSize or default_batch_size(device)
         self.scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
+        self.load_spec = (arch, pretrained, name if name.endswith(".json") else None)
         self._build_classifier(cache=pretrained != RANDOM)
         self.encoder = self._choose_encoder(arch, settings)
         # one worker prepares the next batch's pixels while the encoder runs the current one
@@ -162,14 +165,8 @@ class ClipAnalyzer(Analyzer):
         vocab = self.ctx.vocabulary
         prompts = vocab.all_prompts
         emb = self._embed_texts(prompts, cache)
-        columns, self.columns, start = [], [], 0
-        for c_index, category in enumerate(vocab.categories):
-            for label in category.labels:
-                vec = emb[start:start + len(label.prompts)].mean(axis=0)
-                start += len(label.prompts)
-                columns.append(vec / (np.linalg.norm(vec) or 1.0))
-                self.columns.append((c_index, label))
-        self.text_matrix = np.stack(columns).astype(np.float32)  # labels x dim
+        self.prompt_vectors = dict(zip(prompts, emb))   # kept in the store: re-scoring needs no model
+        self.text_matrix, self.columns = label_matrix(vocab, self.prompt_vectors)
 
     # -- image side -----------------------------------------------------------------------------
     def _encode(self, frames: Sequence[Frame]) -> np.ndarray:
@@ -200,26 +197,25 @@ class ClipAnalyzer(Analyzer):
 
     def scores(self, image_embeddings: np.ndarray) -> np.ndarray:
         """frames x labels; a softmax inside each exclusive category, a sigmoid-free cosine else."""
-        logits = self.scale * image_embeddings @ self.text_matrix.T
-        result = np.empty_like(logits)
-        for c_index, category in enumerate(self.ctx.vocabulary.categories):
-            cols = [i for i, (c, _) in enumerate(self.columns) if c == c_index]
-            block = logits[:, cols]
-            if category.exclusive:
-                block = np.exp(block - block.max(axis=1, keepdims=True))
-                block = block / block.sum(axis=1, keepdims=True)
-            else:
-                block = 1.0 / (1.0 + np.exp(-(block - self.scale * 0.2)))
-            result[:, cols] = block
-        return result
+        return label_scores(image_embeddings, self.text_matrix, self.columns,
+                            self.ctx.vocabulary.categories, self.scale)
 
     def analyze(self, frames: Sequence[Frame]) -> list[list[Signal]]:
-        probs = self.scores(self._encode(frames))
-        signals = []
-        for frame, row in zip(frames, probs):
-            signals.append([Signal(frame.time, frame.span, label.tag, float(score))
-                            for (_, label), score in zip(self.columns, row) if label.tag])
-        return signals
+        return self.analyze_with_embeddings(frames)[0]
+
+    def analyze_with_embeddings(self, frames: Sequence[Frame]) -> tuple[list[list[Signal]], np.ndarray]:
+        """Signals per frame and the frames' image embeddings (N x D, L2-normalised, in order):
+        the pipeline stores the embeddings so later re-scoring and learning need no image model."""
+        embeddings = self._encode(frames)
+        probs = self.scores(embeddings)
+        return frame_signals([(f.time, f.span) for f in frames], probs, self.columns), embeddings
+
+    @property
+    def spec(self) -> ClipModelSpec:
+        """How to load this model's text tower again (stored with the embeddings)."""
+        arch, pretrained, config = self.load_spec
+        return ClipModelSpec(self.model_id, arch, pretrained, config, self.scale,
+                             int(self.text_matrix.shape[1]))
 
     # -- aggregation (pure) ---------------------------------------------------------------------
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
@@ -231,6 +227,13 @@ def clip_findings(settings, vocab, scene: SceneMedia, signals: Sequence[Signal])
     for s in signals:
         by_tag.setdefault(s.key, []).append((s.time, s.span, s.score))
     duration = scene.duration or max((s.time + s.span for s in signals), default=0.0)
+    return tag_findings(settings, vocab, by_tag, duration)
+
+
+def tag_findings(settings, vocab, by_tag: dict[str, list[tuple[float, float, float]]],
+                 duration: float) -> list[Finding]:
+    """Pure: per tag its (time, span, score) points -> findings (shared with clip_text's re-scoring
+    of stored embeddings, which builds the points straight from the score matrix)."""
     found = []
     for category in vocab.categories:
         for label in category.labels:

@@ -91,6 +91,11 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?)",
                             (scene_id, analyzer, model_id, source, len(rows), time.time()))
 
+    def run_of(self, scene_id: str, analyzer: str) -> sqlite3.Row | None:
+        """The analyzer's last run on the scene (model, frame source, frames), or None."""
+        return self.db.execute("SELECT * FROM runs WHERE scene_id=? AND analyzer=?",
+                               (scene_id, analyzer)).fetchone()
+
     def load_signals(self, scene_id: str, analyzer: str, model_id: str | None = None) -> list[Signal]:
         query = "SELECT * FROM signals WHERE scene_id=? AND analyzer=?"
         args: list[Any] = [scene_id, analyzer]

@@ -119,11 +119,29 @@ def _script(sql: str) -> Migration:
     return run
 
 
+# Version 4: stored CLIP frame embeddings, their models and prompt vectors (issue #11; what the
+# columns hold: store/embeddings.py).
+V4_EMBEDDINGS = """
+CREATE TABLE IF NOT EXISTS scene_embeddings (
+  scene_id TEXT NOT NULL, model_id TEXT NOT NULL, n INTEGER NOT NULL, dim INTEGER NOT NULL,
+  times BLOB NOT NULL, frames BLOB NOT NULL, pooled BLOB NOT NULL, created_at REAL NOT NULL,
+  PRIMARY KEY (scene_id, model_id));
+CREATE INDEX IF NOT EXISTS scene_embeddings_by_model ON scene_embeddings (model_id, scene_id);
+CREATE TABLE IF NOT EXISTS clip_models (
+  model_id TEXT PRIMARY KEY, arch TEXT NOT NULL, pretrained TEXT NOT NULL, config TEXT,
+  scale REAL NOT NULL, dim INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS prompt_vectors (
+  model_id TEXT NOT NULL, prompt TEXT NOT NULL, vector BLOB NOT NULL,
+  PRIMARY KEY (model_id, prompt));
+"""
+
+
 # Append only: a migration, once released, never changes.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _script(V1)),
     (2, _script(V2)),
     (3, _faces),
+    (4, _script(V4_EMBEDDINGS)),
 ]
 LATEST = MIGRATIONS[-1][0]
 
