@@ -38,7 +38,7 @@ class SpriteTiles:
         if not cues:
             return None
         starts = [c.start for c in cues]
-        cue = cues[max(0, bisect.bisect_right(starts, time + 1e-6) - 1)]
+        cue = cues[max(0, bisect.bisect_right(starts, time + 0.01) - 1)]
         return {"url": urljoin(vtt_url, cue.image) if cue.image else paths.get("sprite"),
                 "x": cue.x, "y": cue.y, "w": cue.w, "h": cue.h, "time": round(float(time), 2)}
 

@@ -12,6 +12,7 @@ first brings the frame index up to date with what analysis stored since (similar
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..errors import SettingsError
 from ..stash.light import standalone
 
 MAX_LIMIT = 100
+HEAVY = ("torch", "open_clip", "requests", "sklearn")   # reported: the light path stays light
 SCENES_DOC = ("query StashSenseFindScenes($ids: [ID!], $p: FindFilterType) {"
               " findScenes(ids: $ids, filter: $p) { scenes { id title organized"
               " files { duration } paths { sprite vtt } } } }")
@@ -32,6 +34,12 @@ def _limit(args: dict, default: int) -> int:
     except (TypeError, ValueError):
         raise SettingsError(f"limit must be a number, not {args.get('limit')!r}") from None
     return max(1, min(MAX_LIMIT, value))
+
+
+def _sync_info(index) -> dict[str, Any]:
+    r = index.last_sync
+    return {"scenes": len(index.scene_ids), "frames": int(len(index.frames)), "added": r.added,
+            "removed": r.removed, "rebuilt": r.rebuilt, "compacted": r.compacted}
 
 
 def open_index(ctx):
@@ -70,6 +78,10 @@ def filtered_ids(api, args: dict) -> list[str] | None:
     return [str(s["id"]) for s in data["findScenes"]["scenes"]]
 
 
+def _heavy() -> list[str]:
+    return sorted(m for m in HEAVY if m in sys.modules)
+
+
 def _describe(scene: dict | None, sid: str) -> dict[str, Any]:
     scene = scene or {}
     files = scene.get("files") or [{}]
@@ -102,8 +114,8 @@ def similar(ctx) -> dict[str, Any]:
         scene = scenes[hit.scene_id]
         out.append({**_describe(scene, hit.scene_id), "score": round(hit.score, 4),
                     "thumbnail": tiles.thumbnail(scene, hit.time)})
-    return {"scenes": out, "model_id": index.model_id,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {"scenes": out, "model_id": index.model_id, "heavy_modules": _heavy(),
+            "index": _sync_info(index), "seconds": round(time.perf_counter() - started, 3)}
 
 
 @standalone
@@ -135,4 +147,5 @@ def search(ctx) -> dict[str, Any]:
                                  "thumbnail": tiles.thumbnail(scene, m.time)}
                                 for m in r.moments]})
     return {"scenes": out, "query": text, "model_id": index.model_id, "text_encoded": encoded,
-            "seconds": round(time.perf_counter() - started, 3)}
+            "heavy_modules": _heavy(),
+            "index": _sync_info(index), "seconds": round(time.perf_counter() - started, 3)}
