@@ -85,6 +85,8 @@ class ContractBackend:
         mode, sid = args.get("mode"), args.get("scene_id")
         if sid in self.fail_status:
             raise RuntimeError(self.fail_status[sid])
+        if mode == "similar":      # ui/search.js's section in the tab (tests/test_ui_find_browser.py)
+            return {"scenes": [], "reason": "no other analysed scene yet"}
         status = self.scenes[sid]
         status["notes"] = []
         if mode in ("accept", "reject"):
@@ -177,7 +179,8 @@ def open_tab(site, browser):
 def operations(stash, sid):
     """runPluginOperation requests for one scene, as sent over HTTP (variables)."""
     return [r["variables"] for r in stash.calls("runPluginOperation")
-            if (r["variables"].get("args") or {}).get("scene_id") == sid]
+            if (r["variables"].get("args") or {}).get("scene_id") == sid
+            and r["variables"]["args"].get("mode") != "similar"]   # ui/search.js's own section
 
 
 def eventually(check, timeout: float = 5.0) -> bool:
