@@ -35,6 +35,7 @@ MODES: dict[str, str] = {
     "similar": "stash_sense.tasks.similar:similar",
     "search": "stash_sense.tasks.similar:search",
     "duplicates": "stash_sense.tasks.duplicates:duplicates",
+    "duplicate_groups": "stash_sense.tasks.duplicates:duplicate_groups",
 }
 
 
