@@ -123,6 +123,19 @@ def test_search_page_from_the_navbar_with_a_filter_and_click_through(library, br
     browser.click(".ss-search-go")
     browser.wait(".ss-result")
 
+    browser.click(".ss-duplicates-load")                      # no report yet
+    browser.wait(".ss-duplicates", text="No report yet")
+    from tests.standin.runner import run_plugin
+    dup = run_plugin(stash, {"mode": "duplicates", "pooled_min": 0.99, "frame_min": 0.99},
+                     timeout=300)
+    assert dup.error is None, dup.log_text()
+    browser.click(".ss-duplicates-load")
+    browser.wait(".ss-duplicates-summary", text=f"{len(dup.output['groups'])} group(s) among 12")
+    assert browser.count(".ss-duplicate-group") == len(dup.output["groups"])
+    if dup.output["groups"]:
+        first = dup.output["groups"][0]["scenes"][0]
+        assert browser.texts(".ss-duplicate-group .ss-duplicate-scene")[0] == first["title"]
+
     target = browser.eval("(() => { const m = document.querySelector('.ss-result .ss-moment');"
                           " return [m.closest('.ss-result').dataset.sceneId,"
                           " m.querySelector('.ss-moment-time').textContent]; })()")

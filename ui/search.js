@@ -4,7 +4,8 @@
  *   renders every component in window.StashSenseSceneSections with { sceneId, seek });
  * - a search page at /plugins/stash-sense (PluginApi.register.route) with a button in Stash's
  *   navbar (MainNavBar.UtilityItems): a description, optional Stash filters, scenes ranked by their
- *   best moments; a moment opens the scene at that time (/scenes/<id>?t=<seconds>).
+ *   best moments; a moment opens the scene at that time (/scenes/<id>?t=<seconds>); below, the
+ *   last near-duplicate groups (task "Find near-duplicates", read by the operation duplicate_groups).
  *
  * Why it looks like this: the plugin's operations (similar, search) answer with each result's
  * sprite URL and the tile's x/y/w/h from the scene's VTT, so a thumbnail is a div showing that
@@ -169,6 +170,45 @@
             h("span", { className: "ss-moment-score text-muted" }, m.score.toFixed(2)))))));
   }
 
+  // ------------------------------------------------------------------ near-duplicate groups
+
+  async function duplicateReport() {
+    const data = await gql(OPERATION_DOC, { plugin_id: PLUGIN_ID, args: { mode: "duplicate_groups" } });
+    return (data && data.runPluginOperation && data.runPluginOperation.report) || null;
+  }
+
+  /** The last report of the task "Find near-duplicates" (it only reports; it never merges). */
+  function Duplicates() {
+    const [state, setState] = useState({});
+    const load = () => {
+      setState({ loading: true });
+      duplicateReport().then((report) => setState({ report }))
+        .catch((e) => setState({ error: String(e.message || e) }));
+    };
+    const report = state.report;
+    return h(Card, { className: "ss-duplicates mt-4" },
+      h(Card.Header, null, "Near-duplicates ",
+        h(Button, { size: "sm", variant: "secondary", className: "ss-duplicates-load ml-2", onClick: load,
+          disabled: state.loading }, report ? "Refresh" : "Show the last report")),
+      h(Card.Body, null,
+        state.error ? h(Alert, { variant: "danger", className: "ss-error" }, state.error) : null,
+        state.report === null ? h("p", { className: "text-muted" },
+          "No report yet: run the task Find near-duplicates (Settings › Tasks).") : null,
+        report ? h("p", { className: "text-muted ss-duplicates-summary" },
+          report.groups.length + " group(s) among " + report.scenes + " analysed scenes" +
+          (report.generated_at ? ", " + new Date(report.generated_at * 1000).toLocaleString() : "") +
+          ". Nothing was deleted or merged; compare them in Stash.") : null,
+        report ? report.groups.map((g) => h("div", { key: g.group, className: "ss-duplicate-group",
+          "data-group": g.group },
+          h(Badge, { variant: "warning", className: "mr-2" }, g.score.toFixed(2)),
+          g.scenes.map((sc, i) => h(React.Fragment, { key: sc.id }, i ? ", " : null,
+            h(Go, { to: sceneLink(sc.id), className: "ss-duplicate-scene" }, sc.title),
+            sc.duration ? h("small", { className: "text-muted" }, " (" + clock(sc.duration) + ")") : null)),
+          h("small", { className: "text-muted ml-2" },
+            g.pairs.map((p) => p.relation === "contains" ? p.a + " inside " + p.b : p.a + " = " + p.b)
+              .join("; ")))) : null));
+  }
+
   function SearchPage() {
     const names = useFilterNames();
     const [query, setQuery] = useState("");
@@ -226,7 +266,8 @@
         out.scenes.length ? out.scenes.length + " scenes for " + JSON.stringify(out.query) +
           " (" + out.seconds + " s)" : (out.reason || "No scene matches.")) : null,
       out ? h("div", { className: "ss-search-results" },
-        out.scenes.map((s) => h(Result, { key: s.id, scene: s }))) : null);
+        out.scenes.map((s) => h(Result, { key: s.id, scene: s }))) : null,
+      h(Duplicates, null));
   }
 
   window.StashSenseSearch = { SearchPage, SimilarSection, ROUTE };
