@@ -53,11 +53,24 @@ def test_search_ranks_scenes_by_their_best_moment_with_filters_and_cached_querie
         assert all(m["thumbnail"]["url"].endswith("_sprite.jpg") for m in got["moments"])
         assert got["title"] == stash.scene(sid)["title"]
 
+    assert out["text_path"] == "torch" and "torch" in out["heavy_modules"]
     again = run_plugin(stash, {"mode": "search", "query": "  orange and blue   stripes ",
                                "limit": 5}, timeout=120)
     assert again.error is None, again.log_text()
     assert again.output["text_encoded"] is False and again.output["heavy_modules"] == []
     assert [s["id"] for s in again.output["scenes"]] == [s["id"] for s in out["scenes"]]
+
+    # the first search exported the text tower: a new query needs onnxruntime, not torch, and
+    # ranks exactly as the torch tower would
+    other = "green checks in the dark"
+    fast = run_plugin(stash, {"mode": "search", "query": other, "limit": 6}, timeout=120)
+    assert fast.error is None, fast.log_text()
+    assert fast.output["text_path"] == "onnx", fast.log_text()
+    assert fast.output["heavy_modules"] == ["onnxruntime"]
+    want = expected_ranking(settings["dataDir"], other, 6)
+    assert [s["id"] for s in fast.output["scenes"]] == [sid for sid, _ in want]
+    for got, (sid, (score, when)) in zip(fast.output["scenes"], want):
+        assert got["score"] == pytest.approx(score, abs=2e-3)
 
     # filters from Stash combine with the text
     keep = stash.add_tag("Keep")

@@ -20,7 +20,7 @@ from ..errors import SettingsError
 from ..stash.light import standalone
 
 MAX_LIMIT = 100
-HEAVY = ("torch", "open_clip", "requests", "sklearn")   # reported: the light path stays light
+HEAVY = ("torch", "open_clip", "requests", "sklearn", "onnxruntime")   # reported: the light path stays light
 SCENES_DOC = ("query StashSenseFindScenes($ids: [ID!], $p: FindFilterType) {"
               " findScenes(ids: $ids, filter: $p) { scenes { id title organized"
               " files { duration } paths { sprite vtt } } } }")
@@ -131,7 +131,8 @@ def search(ctx) -> dict[str, Any]:
     if index is None:
         return {"scenes": [], "query": text, "reason": "no scene has stored embeddings yet "
                 "(task Tag TagMe scenes with the clip analyzer)"}
-    vector, encoded = query_vector(embeddings, index.model_id, text, ctx.settings.model_dir)
+    vector, text_path = query_vector(embeddings, index.model_id, text, ctx.settings.model_dir,
+                                     ctx.settings.data_dir)
     allowed = allowed_mask(index, filtered_ids(ctx.api, ctx.args))
     results = run_search(index, vector, _limit(ctx.args, 20), int(ctx.args.get("moments") or 3),
                          allowed)
@@ -146,6 +147,7 @@ def search(ctx) -> dict[str, Any]:
                     "moments": [{"time": round(m.time, 2), "score": round(m.score, 4),
                                  "thumbnail": tiles.thumbnail(scene, m.time)}
                                 for m in r.moments]})
-    return {"scenes": out, "query": text, "model_id": index.model_id, "text_encoded": encoded,
+    return {"scenes": out, "query": text, "model_id": index.model_id,
+            "text_encoded": text_path.value != "stored", "text_path": text_path.value,
             "heavy_modules": _heavy(),
             "index": _sync_info(index), "seconds": round(time.perf_counter() - started, 3)}
