@@ -207,6 +207,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--dir", default="/tmp/find-bench")
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--ann", action="store_true")
+    ap.add_argument("--no-warm", action="store_true", help="skip the warm brute/prefilter runs")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     os.makedirs(args.dir, mode=0o700, exist_ok=True)
@@ -243,7 +244,8 @@ def main(argv=None) -> dict:
     for _ in range(args.queries):
         q = centres[rng.integers(LOOKS)] + rng.standard_normal(args.dim).astype(np.float32) * 0.04
         queries.append(q / np.linalg.norm(q))
-    report["warm_search"] = warm_search(index, queries, (500, 1000))
+    if not args.no_warm:
+        report["warm_search"] = warm_search(index, queries, (500, 1000))
     report["similar_fresh_process"] = [fresh(args.dir, "similar") for _ in range(3)]
     word = f"a red neon bedroom {int(time.time())}"
     report["first_query_ever_fresh_process"] = fresh(args.dir, "search", word)   # torch + export

@@ -3,7 +3,7 @@ torch-free tokenizer (bpe.py) — not torch and open_clip, whose import alone ta
 whole query budget on a 2-core CPU (bench/find.py measures both).
 
 Exported once per embedding model, by the first search that had to load the model with torch
-anyway (and by the near-duplicates task), into `<dataDir>/find/<model key>/`: `text.onnx`, the
+anyway, into `<dataDir>/find/<model key>/`: `text.onnx`, the
 tokenizer vocabulary `bpe.txt.gz` and `text.json` (written last: the commit point). An export is
 kept only if, on sample texts, the tokenizer gives open_clip's tokens and the ONNX graph gives
 the torch tower's vectors; otherwise (another tokenizer, an op the exporter cannot express) the
