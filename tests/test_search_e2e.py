@@ -87,5 +87,18 @@ def test_search_ranks_scenes_by_their_best_moment_with_filters_and_cached_querie
                                    "organized": True}, timeout=120)
     assert [s["id"] for s in organized.output["scenes"]] == [ids["noise"][0]]
 
+    jane, studio = stash.add_performer("Jane Roe"), stash.add_studio("Sunset Studios")
+    stash.graphql('mutation { sceneUpdate(input: {id: "%s", performer_ids: ["%s"], studio_id: "%s"})'
+                  ' { id } }' % (ids["stripes"][2], jane, studio))
+    stash.graphql('mutation { sceneUpdate(input: {id: "%s", performer_ids: ["%s"]}) { id } }'
+                  % (ids["checks"][3], jane))
+    by_performer = run_plugin(stash, {"mode": "search", "query": text, "performers": [jane]},
+                              timeout=120)
+    assert sorted(s["id"] for s in by_performer.output["scenes"]) == sorted(
+        [ids["stripes"][2], ids["checks"][3]])
+    both = run_plugin(stash, {"mode": "search", "query": text, "performers": [jane],
+                              "studio": studio}, timeout=120)
+    assert [s["id"] for s in both.output["scenes"]] == [ids["stripes"][2]]
+
     empty = run_plugin(stash, {"mode": "search", "query": "   "}, timeout=120)
     assert empty.error and "query" in empty.error
