@@ -90,6 +90,8 @@ def test_index_follows_adds_replacements_and_drops_incrementally(tmp_path):
     assert_matches_sqlite(compacted, emb)
     gens = {n.split("-")[1].split(".")[0] for n in os.listdir(compacted.folder) if "-" in n}
     assert gens == {str(compacted.manifest["gen"])}          # old generations removed
+    for folder in (compacted.folder, os.path.dirname(compacted.folder)):
+        assert os.stat(folder).st_mode & 0o077 == 0
     for name in os.listdir(compacted.folder):
         assert os.stat(os.path.join(compacted.folder, name)).st_mode & 0o077 == 0
 

@@ -147,6 +147,7 @@ class FrameIndex:
 
     # -- sync ------------------------------------------------------------------------------------
     def sync(self) -> SyncReport:
+        os.makedirs(os.path.dirname(self.folder), mode=0o700, exist_ok=True)   # <dataDir>/find
         os.makedirs(self.folder, mode=0o700, exist_ok=True)
         install_change_log(self.embeddings)
         lock = os.open(os.path.join(self.folder, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
