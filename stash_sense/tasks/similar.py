@@ -134,7 +134,7 @@ def search(ctx) -> dict[str, Any]:
     vector, text_path = query_vector(embeddings, index.model_id, text, ctx.settings.model_dir,
                                      ctx.settings.data_dir)
     allowed = allowed_mask(index, filtered_ids(ctx.api, ctx.args))
-    results = run_search(index, vector, _limit(ctx.args, 20), int(ctx.args.get("moments") or 3),
+    results = run_search(index, vector, _limit(ctx.args, 20), max(1, min(10, int(ctx.args.get("moments") or 3))),
                          allowed)
     scenes = scenes_by_id(ctx.api, [r.scene_id for r in results])
     tiles = SpriteTiles(ctx.api.client)
