@@ -39,6 +39,10 @@ MODES: dict[str, str] = {
     "evaluate": "stash_sense.tasks.evaluate:evaluate",
     "learn": "stash_sense.tasks.learn:learn",
     "reports": "stash_sense.tasks.reports:reports",
+    "similar": "stash_sense.tasks.similar:similar",
+    "search": "stash_sense.tasks.similar:search",
+    "duplicates": "stash_sense.tasks.duplicates:duplicates",
+    "duplicate_groups": "stash_sense.tasks.duplicates:duplicate_groups",
 }
 
 

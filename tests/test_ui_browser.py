@@ -85,6 +85,10 @@ class ContractBackend:
         mode, sid = args.get("mode"), args.get("scene_id")
         if sid in self.fail_status:
             raise RuntimeError(self.fail_status[sid])
+        if mode == "similar":      # ui/search.js's section in the tab (tests/test_ui_find_browser.py)
+            return {"scenes": [], "reason": "no other analysed scene yet"}
+        if mode == "face_groups":  # ui/faces.js's section in the tab (tests/test_face_page.py)
+            return {"model": "facenet:test", "groups": []}
         status = self.scenes[sid]
         status["notes"] = []
         if mode in ("accept", "reject"):
@@ -177,7 +181,9 @@ def open_tab(site, browser):
 def operations(stash, sid):
     """runPluginOperation requests for one scene, as sent over HTTP (variables)."""
     return [r["variables"] for r in stash.calls("runPluginOperation")
-            if (r["variables"].get("args") or {}).get("scene_id") == sid]
+            if (r["variables"].get("args") or {}).get("scene_id") == sid
+            # the sections other scripts add to the tab ask on their own (search.js, faces.js)
+            and r["variables"]["args"].get("mode") not in ("similar", "face_groups")]
 
 
 def eventually(check, timeout: float = 5.0) -> bool:

@@ -11,8 +11,9 @@
  *   (face_groups / name_face_group / ignore_face_group), which write through the plugin's one
  *   writer, so naming is undoable per scene.
  * - Creating a performer asks for confirmation: nothing is created without the user's click.
- * - The scene tab can show the groups of one scene with the same controls: stash_sense.js renders
- *   window.StashSense.SceneFaceGroups({ sceneId }) (nothing when the scene has no open group).
+ * - The scene tab shows the groups of one scene with the same controls: SceneFaceGroups joins
+ *   window.StashSenseSceneSections, which stash_sense.js renders with { sceneId, seek } (nothing
+ *   when the scene has no open group).
  */
 (function () {
   "use strict";
@@ -168,5 +169,6 @@
   }
 
   window.StashSense = Object.assign(window.StashSense || {}, { SceneFaceGroups });
+  window.StashSenseSceneSections = (window.StashSenseSceneSections || []).concat([SceneFaceGroups]);
   api.register.route(ROUTE, FacesPage);
 })();

@@ -466,7 +466,10 @@
       loading ? h(Spinner, { animation: "border", role: "status", className: "ss-loading" }) : null,
       sense.data ? h(Notes, { notes: sense.data.notes }) : null,
       sense.data ? h(Summary, { data: sense.data }) : null,
-      sense.data ? h(Suggestions, { data: sense.data, sense, seek }) : null);
+      sense.data ? h(Suggestions, { data: sense.data, sense, seek }) : null,
+      // sections other Stash Sense scripts add (ui/search.js: Similar scenes)
+      ...(window.StashSenseSceneSections || []).map((Section, i) =>
+        h(Section, { key: "section-" + i, sceneId, seek })));
   }
 
   // ------------------------------------------------------------------ patches

@@ -136,6 +136,9 @@ class Store:
     # -- forgetting (Clean up) ------------------------------------------------------------------
     SCENE_TABLES = ("signals", "runs", "owned", "scene_status", "suggestions", "rejected_spans",
                     "queued", "rejected_objects")
+    # Keyed by scene but not data about it: the similarity index's change log must keep the entry
+    # that deleting a scene's embeddings adds, or the index would go on finding a forgotten scene.
+    NOT_SCENE_DATA = ("find_changes",)
 
     def scene_ids_with_data(self) -> set[str]:
         ids: set[str] = set()
@@ -145,7 +148,7 @@ class Store:
 
     def extra_scene_tables(self) -> list[str]:
         """Tables other modules add (faces, embeddings) that are keyed by scene_id too."""
-        known = set(self.SCENE_TABLES)
+        known = set(self.SCENE_TABLES) | set(self.NOT_SCENE_DATA)
         out = []
         for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
             if name in known or name.startswith("sqlite_"):

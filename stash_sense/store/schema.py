@@ -8,6 +8,7 @@ before versions existed is adopted as it is). Later versions only add.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Callable
 
@@ -136,12 +137,37 @@ CREATE TABLE IF NOT EXISTS prompt_vectors (
 """
 
 
+# Version 5: the similarity index's change log (issue #12): triggers on scene_embeddings append
+# (scene, model) whenever a scene's vectors are written or deleted, so similarity/index.py catches
+# up with an append instead of a rebuild.
+V5_FIND_CHANGES = """
+CREATE TABLE IF NOT EXISTS find_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, scene_id TEXT NOT NULL, model_id TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS find_changes_insert AFTER INSERT ON scene_embeddings BEGIN
+  INSERT INTO find_changes (scene_id, model_id) VALUES (NEW.scene_id, NEW.model_id); END;
+CREATE TRIGGER IF NOT EXISTS find_changes_update AFTER UPDATE ON scene_embeddings BEGIN
+  INSERT INTO find_changes (scene_id, model_id) VALUES (NEW.scene_id, NEW.model_id); END;
+CREATE TRIGGER IF NOT EXISTS find_changes_delete AFTER DELETE ON scene_embeddings BEGIN
+  INSERT INTO find_changes (scene_id, model_id) VALUES (OLD.scene_id, OLD.model_id); END
+"""
+
+
+def _triggers(sql: str) -> Migration:
+    """Like _script, for statements that contain ';' themselves (trigger bodies): split only
+    where a new CREATE starts."""
+    def run(db: sqlite3.Connection) -> None:
+        for statement in re.split(r";\s*\n(?=CREATE)", sql.strip()):
+            db.execute(statement)
+    return run
+
+
 # Append only: a migration, once released, never changes.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _script(V1)),
     (2, _script(V2)),
     (3, _faces),
     (4, _script(V4_EMBEDDINGS)),
+    (5, _triggers(V5_FIND_CHANGES)),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -84,6 +84,9 @@ class Browser:
     def click(self, selector: str, text: str | None = None) -> None:
         self._call("click", selector=selector, text=text)
 
+    def fill(self, selector: str, value: str) -> None:
+        self._call("fill", selector=selector, value=value)
+
     def wait(self, selector: str, text: str | None = None, gone: bool = False,
              timeout_ms: int | None = None, exact: bool = False) -> None:
         """Until ``selector`` (containing ``text``; all of it with ``exact``) exists, or is gone."""

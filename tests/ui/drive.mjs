@@ -5,6 +5,7 @@
 // {"ok": true, "value": ...} or {"ok": false, "error": "..."}. Commands:
 //   goto {url}                    open a page and wait for the harness to render
 //   click {selector}              click the first match (waits for it to be visible and enabled)
+//   fill {selector, value}        type value into the first matching input
 //   wait {selector, text?, exact?, gone?, timeout?}  wait until a match (containing text) exists,
 //                                 or no longer does (timeout in ms)
 //   texts {selector}              innerText of every match
@@ -48,6 +49,7 @@ const commands = {
     return page.evaluate(() => window.__harness.sceneError);
   },
   async click(cmd) { await match(cmd).first().click(); return null; },
+  async fill(cmd) { await match(cmd).first().fill(cmd.value); return null; },
   async wait(cmd) {
     const timeout = cmd.timeout || TIMEOUT;
     await match(cmd).first().waitFor({ state: cmd.gone ? "detached" : "attached", timeout });

@@ -8,7 +8,8 @@
  * Test hooks: window.__harness.seeks (every seek, by which path), .refetches (Apollo refetch
  * calls), .ready (the page rendered). Query parameters: scene=<id> (default 12), tab=<eventKey>
  * opened first, seek=player to leave setTimestamp out of the props (the plugin must then use
- * PluginApi.utils.InteractiveUtils.getPlayer()).
+ * PluginApi.utils.InteractiveUtils.getPlayer()); route=<path> renders the component a plugin
+ * registered with register.route under a navbar whose MainNavBar.UtilityItems is patchable.
  */
 (function () {
   "use strict";
@@ -27,6 +28,7 @@
   const insteadFns = {};
   const afterFns = {};
   const components = {};
+  const routes = {};          // register.route(path, Component): opened with ?route=<path>
 
   function register(table, name, fn) {
     (table[name] = table[name] || []).push(fn);
@@ -84,15 +86,13 @@
     showTime();
   }
 
-  const routes = {};          // register.route: path -> page component (?route=<path> shows it)
   window.PluginApi = {
     React,
     ReactDOM,
     GQL: {},
     libraries: { Bootstrap },
     components,
-    register: { route(path, component) { routes[path] = component; },
-      component(name, fn) { components[name] = fn; } },
+    register: { route(path, fn) { routes[path] = fn; }, component(name, fn) { components[name] = fn; } },
     patch: {
       before: (name, fn) => register(beforeFns, name, fn),
       instead: (name, fn) => register(insteadFns, name, fn),
@@ -154,6 +154,19 @@
         h("div", { className: "fake-player" }, h("span", { id: "player-time" }, "Player at 0.0 s"))));
   }
 
+  // ---------------------------------------------------------- plugin routes and the navbar
+  const NavUtilityItems = patchContainer("MainNavBar.UtilityItems");
+
+  function RoutePage({ path }) {
+    const Page = routes[path];
+    return h("div", null,
+      h("nav", { className: "navbar navbar-dark bg-dark top-nav" },
+        h("span", { className: "navbar-brand" }, "Stash"),
+        h("div", { className: "navbar-buttons" }, h(NavUtilityItems, {}))),
+      h("div", { className: "main container-fluid" },
+        Page ? h(Page, {}) : h("p", null, "no plugin route " + path)));
+  }
+
   async function loadScene(id) {
     const response = await fetch(new URL("graphql", document.baseURI), {
       method: "POST",
@@ -171,10 +184,8 @@
   // Stash renders the app once every plugin script has loaded; so do we.
   window.addEventListener("load", async () => {
     const root = document.getElementById("root");
-    const route = params.get("route");
-    if (route) {
-      if (!routes[route]) { root.textContent = "Harness: no page registered at " + route; return; }
-      ReactDOM.render(h(routes[route]), root, () => { harness.ready = true; });
+    if (params.get("route")) {
+      ReactDOM.render(h(RoutePage, { path: params.get("route") }), root, () => { harness.ready = true; });
       return;
     }
     try {
