@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from tests.helpers.looks import KINDS, look
 from tests.e2e import configure, mutations, snapshot, stash  # noqa: F401 (fixture)
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
@@ -23,26 +23,6 @@ from tests.standin.runner import run_plugin
 pytest.importorskip("open_clip")
 pytest.importorskip("sklearn")
 TINY = os.path.join(os.path.dirname(__file__), "fixtures", "tiny-clip.json")
-KINDS = ("stripes", "checks", "noise")
-
-
-def look(kind: str, rng: np.random.Generator):
-    """A tile maker: one kind's pattern in this scene's jittered colours."""
-    base = {"stripes": (220, 120, 40), "checks": (40, 90, 210), "noise": (60, 170, 80)}[kind]
-    a = np.clip(np.array(base) + rng.integers(-25, 26, 3), 0, 255)
-    b = np.clip(255 - a + rng.integers(-25, 26, 3), 0, 255)
-
-    def tile(t: float) -> Image.Image:
-        y, x = np.mgrid[0:90, 0:160]
-        if kind == "stripes":
-            mask = (x // 10) % 2 == 0
-        elif kind == "checks":
-            mask = ((x // 20) + (y // 20)) % 2 == 0
-        else:
-            mask = rng.random((90, 160)) < 0.5
-        img = np.where(mask[..., None], a, b) + rng.integers(-8, 9, (90, 160, 1))
-        return Image.fromarray(np.clip(img, 0, 255).astype("uint8"), "RGB")
-    return tile
 
 
 def build(stash, per_kind: int = 12):

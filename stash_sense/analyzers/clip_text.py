@@ -126,8 +126,19 @@ class ClipTextScorer:
 
 
 def encode_prompts(spec: ClipModelSpec, prompts: Sequence[str], model_dir: str) -> np.ndarray:
-    """Text embeddings from the model that made the stored image vectors, through open_clip's own
-    loading code (the same weights file), with the visual tower discarded before any use."""
+    """Text embeddings from the model that made the stored image vectors."""
+    model, tokenizer = load_text_model(spec, model_dir)   # DependencyMissing without torch
+    import torch  # noqa: PLC0415
+    with torch.no_grad():
+        emb = model.encode_text(tokenizer(list(prompts))).float()
+        emb = emb / emb.norm(dim=-1, keepdim=True)
+    return emb.cpu().numpy()
+
+
+def load_text_model(spec: ClipModelSpec, model_dir: str):
+    """open_clip's text side of the model that made the stored image vectors, through open_clip's
+    own loading code (same config, weights file and seed), with the visual tower discarded before
+    any use; plus its tokenizer. (Also what similarity/text_onnx.py exports.)"""
     try:
         import open_clip  # noqa: PLC0415
         import torch  # noqa: PLC0415
@@ -149,8 +160,4 @@ def encode_prompts(spec: ClipModelSpec, prompts: Sequence[str], model_dir: str) 
     model.visual = None        # never run; its memory goes now
     gc.collect()
     model.eval()
-    tokenizer = open_clip.get_tokenizer(spec.arch)
-    with torch.no_grad():
-        emb = model.encode_text(tokenizer(list(prompts))).float()
-        emb = emb / emb.norm(dim=-1, keepdim=True)
-    return emb.cpu().numpy()
+    return model, open_clip.get_tokenizer(spec.arch)

@@ -11,21 +11,17 @@ search keeps using torch and says so in the log.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
-from typing import Any
 
 import numpy as np
 
 from .. import log
-from ..errors import ModelUnavailable
 from ..store.embeddings import ClipModelSpec
 
 CHECK_TEXTS = ["a red neon bedroom", "Two people on a beach at sunset!",
                "it's 3 o'clock, café & naïve"]
-RANDOM = "none"
 
 
 def folder_for(data_dir: str, model_id: str) -> str:
@@ -56,35 +52,12 @@ class OnnxText:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def load_text_model(spec: ClipModelSpec, model_dir: str):
-    """open_clip's text side of the model that made the stored vectors (as clip_text.encode_prompts
-    builds it: same config, weights and seed), plus its tokenizer."""
-    import open_clip  # noqa: PLC0415
-    import torch  # noqa: PLC0415
-    if spec.config:
-        if not os.path.isfile(spec.config):
-            raise ModelUnavailable(f"clip config {spec.config!r} (of {spec.model_id}) is gone")
-        open_clip.add_model_config(spec.config)
-    if spec.pretrained == RANDOM:
-        torch.manual_seed(0)
-    try:
-        model: Any = open_clip.create_model(spec.arch, pretrained=None if spec.pretrained == RANDOM
-                                            else spec.pretrained, device="cpu",
-                                            cache_dir=model_dir)
-    except Exception as exc:  # noqa: BLE001 - IO failures come as many types
-        raise ModelUnavailable(f"cannot load the text encoder of {spec.model_id} from "
-                               f"{model_dir}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    model.visual = None
-    gc.collect()
-    model.eval()
-    return model, open_clip.get_tokenizer(spec.arch)
-
-
 def export(spec: ClipModelSpec, model_dir: str, folder: str) -> bool:
     """Write the ONNX text tower for this model; True when it was verified and kept."""
     import open_clip  # noqa: PLC0415
     import torch  # noqa: PLC0415
     from .bpe import ClipBPE  # noqa: PLC0415
+    from ..analyzers.clip_text import load_text_model  # noqa: PLC0415 - torch, export only
     model, tokenizer = load_text_model(spec, model_dir)
     vocab = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
     if type(tokenizer).__name__ != "SimpleTokenizer" or not os.path.isfile(vocab):
