@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -205,3 +206,12 @@ def test_ffmpeg_dies_with_the_plugin(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness via /proc")
+def test_ffmpeg_children_run_at_a_lower_priority():
+    """The decode-ahead ffmpeg must not take time from the analyzers on the same cores."""
+    from stash_sense.frames.video import FFMPEG_NICE, _run
+    stat = _run(["sh", "-c", "cat /proc/self/stat"], 10).stdout.decode()
+    niceness = int(stat.rsplit(")", 1)[1].split()[16])
+    assert niceness == min(os.nice(0) + FFMPEG_NICE, 19)
