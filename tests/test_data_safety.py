@@ -252,12 +252,24 @@ def undo_then_tag(tmp_path, kill_at=None):
         return library_after(st, ids), writes
 
 
-def test_undo_killed_at_every_write_then_tagging_equals_a_clean_run(tmp_path):
+# The full sweeps kill before *and* after every write (about 3 minutes); the default run kills at
+# every write too, alternating the side, and `python -m pytest -m slow` runs both sides of each.
+SWEEP = [pytest.param(False, id="every-write-one-side"),
+         pytest.param(True, id="every-write-both-sides", marks=pytest.mark.slow)]
+
+
+def phases(n: int, full: bool) -> tuple[str, ...]:
+    return ("before", "after") if full else (("before", "after")[n % 2],)
+
+
+@pytest.mark.parametrize("full", SWEEP)
+def test_undo_killed_at_every_write_then_tagging_equals_a_clean_run(tmp_path, full):
     require_schema()
     clean, _ = undo_then_tag(tmp_path / "clean")
     n = 1
     while True:
-        for phase in ("before", "after"):
+        writes = None
+        for phase in phases(n, full):
             result, writes = undo_then_tag(tmp_path / f"k{n}{phase}", (n, phase))
             assert result == clean, f"undo killed {phase} write {n}"
         if writes is not None and writes < n:
@@ -266,7 +278,8 @@ def test_undo_killed_at_every_write_then_tagging_equals_a_clean_run(tmp_path):
     assert n > 3                                  # the sweep really covered the Undo's writes
 
 
-def test_tagging_killed_at_every_write_converges(tmp_path):
+@pytest.mark.parametrize("full", SWEEP)
+def test_tagging_killed_at_every_write_converges(tmp_path, full):
     require_schema()
     with FakeStash() as ref:
         ids = small_library(ref)
@@ -275,7 +288,7 @@ def test_tagging_killed_at_every_write_converges(tmp_path):
         clean = library_after(ref, ids)
         count = len(mutations(ref))
     for n in range(1, count + 1):
-        for phase in ("before", "after"):
+        for phase in phases(n, full):
             with FakeStash() as st:
                 ids = small_library(st)
                 configure(st, tmp_path / f"k{n}{phase}", analyzers=COLOR)
