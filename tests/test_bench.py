@@ -38,6 +38,8 @@ def test_bench_prints_every_row(tmp_path, capfd):
     assert "clip 1, objects 1" in rows["model loads (load time)"]
     assert "ultralytics:yolo11n.yaml/random" in rows["objects"]
     assert "| 81 " in rows["clip"]                      # 81 sprite frames per scene
+    in_pipeline = [c.strip() for c in rows["clip"].split("|")[1:-1]][4]
+    assert in_pipeline != "-" and float(in_pipeline) > 0   # CLIP's calls in the pipeline are timed
     assert "320x192" in rows["320"] and "160x96" in rows["160"]   # sprite tile 160x90 letterboxed
 
 

@@ -93,16 +93,20 @@ class TimedProgress:
 
 
 def time_calls(analyzers) -> dict[str, list[tuple[float, float]]]:
-    """Wrap each analyzer's analyze() to record (start, end) of every call."""
+    """Wrap each analyzer's inference to record (start, end) of every call: analyze(), or
+    analyze_with_embeddings() where the pipeline calls that (CLIP; its analyze() goes through it,
+    so each call is recorded once either way)."""
     spans: dict[str, list[tuple[float, float]]] = {a.name: [] for a in analyzers}
     for a in analyzers:
-        def timed(frames, _inner=a.analyze, _name=a.name):
+        method = "analyze_with_embeddings" if hasattr(a, "analyze_with_embeddings") else "analyze"
+
+        def timed(frames, _inner=getattr(a, method), _name=a.name):
             started = time.perf_counter()
             try:
                 return _inner(frames)
             finally:
                 spans[_name].append((started, time.perf_counter()))
-        a.analyze = timed
+        setattr(a, method, timed)
     return spans
 
 
