@@ -93,3 +93,35 @@ def test_ledger_rows_are_whole_and_owned_by_their_writer(tmp_path):
     assert not owner_alive(row.owner, row.changed_at)     # our own rows are never "another's"
     assert not owner_alive("999999999:1", row.changed_at)  # a process that is gone
     assert json.loads(store.db.execute("SELECT identity FROM owned").fetchone()[0]) == {"target": "t"}
+
+
+# The faces tables as the first release's faces store created them on first use (no `crop`).
+FIRST_RELEASE_FACES = """
+CREATE TABLE face_performers (
+  performer_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE scene_faces (
+  scene_id TEXT NOT NULL, model_id TEXT NOT NULL, frame_time REAL NOT NULL, idx INTEGER NOT NULL,
+  box TEXT NOT NULL, prob REAL NOT NULL, performer_id TEXT, score REAL NOT NULL,
+  embedding BLOB NOT NULL, PRIMARY KEY (scene_id, model_id, frame_time, idx));
+INSERT INTO face_performers VALUES ('3', 'Eileen', 1.0);
+INSERT INTO scene_faces VALUES ('7', 'facenet:x', 12.5, 0, '[1,2,3,4]', 0.99, '3', 0.8, x'0000');
+"""
+
+
+def test_first_release_faces_survive_the_faces_and_embeddings_migrations(tmp_path):
+    """Versions 3-5 adopt the faces tables the first release made, add the crop column, and
+    make the embeddings tables and the similarity change log (whose triggers then work)."""
+    from stash_sense.store.faces import FaceStore
+    path = tmp_path / "stash_sense.sqlite"
+    first_release_store(path)
+    db = sqlite3.connect(path)
+    db.executescript(FIRST_RELEASE_FACES)
+    db.close()
+    store = Store(str(path))
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    face = store.db.execute("SELECT performer_id, crop FROM scene_faces").fetchone()
+    assert tuple(face) == ("3", None)
+    assert FaceStore(store).db.execute("SELECT name FROM face_performers").fetchone()[0] == "Eileen"
+    store.db.execute("INSERT INTO scene_embeddings VALUES ('7', 'm', 0, 512, x'', x'', x'', 1.0)")
+    assert [tuple(r) for r in store.db.execute("SELECT scene_id, model_id FROM find_changes")] == [
+        ("7", "m")]
