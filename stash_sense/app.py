@@ -48,8 +48,6 @@ MODES: dict[str, str] = {
 
 def handler_for(args: dict[str, Any]) -> Callable[[TaskContext], Any]:
     mode = "hook" if args.get("hookContext") and "mode" not in args else args.get("mode")
-    if mode == "hook":
-        mode = "hook"
     if not mode or mode not in MODES:
         known = ", ".join(sorted(MODES))
         raise SettingsError(f"unknown mode {mode!r}; known modes: {known}")
