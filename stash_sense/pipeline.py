@@ -258,13 +258,12 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
     if quiet:
         store.sync_suggestions(media.id, plan.applied, plan.suggestions,
                                owned_keys(ledger, media.id))
-        review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
-        if workflow_settled(workflow, state.tag_ids, review):
-            stats.add("plan+write", started)
-            return False
     else:
         writer.apply(plan, state)
     review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
+    if quiet and workflow_settled(workflow, state.tag_ids, review):
+        stats.add("plan+write", started)
+        return False
     workflow.succeeded(writer, media.id, review=review)
     store.set_status(media.id, "analyzed", None, list(models), scene_created_at=state.created_at)
     stats.add("plan+write", started)

@@ -183,10 +183,9 @@ class MemoryStash(StashAPI):
         out = copy.deepcopy(scene)
         out["tags"] = [{"id": t, "name": self.m.tags[t]["name"],
                         "created_at": self.m.tags[t]["created_at"]} for t in scene["tags"]]
-        if scene["studio"]:
-            studio = next(s for s in self.m.studios if s["id"] == scene["studio"]["id"])
-            out["studio"] = {"id": studio["id"], "name": studio["name"],
-                             "created_at": studio["created_at"]}
+        studio = self._studio_of(scene)
+        out["studio"] = studio and {"id": studio["id"], "name": studio["name"],
+                                    "created_at": studio["created_at"]}
         out["scene_markers"] = [copy.deepcopy(self.m.markers[mid]) for mid in scene["scene_markers"]]
         return out
 
@@ -195,14 +194,17 @@ class MemoryStash(StashAPI):
         wanted = set(tag_ids)
         return [sid for sid, s in self.m.scenes.items() if wanted & set(s["tags"])]
 
+    def _studio_of(self, scene: dict[str, Any]) -> dict[str, Any] | None:
+        wanted = (scene["studio"] or {}).get("id")
+        return next((s for s in self.m.studios if s["id"] == wanted), None) if wanted else None
+
     def _confirm(self, scene_ids: list[str]) -> list[dict[str, Any]]:
         """What Stash's bulkSceneUpdate answers (CONFIRM_FIELDS), after bumping updated_at."""
         out = []
         for sid in scene_ids:
             scene = self.m.scenes[sid]
             scene["updated_at"] = self.m.now()
-            studio = scene["studio"] and next(s for s in self.m.studios
-                                              if s["id"] == scene["studio"]["id"])
+            studio = self._studio_of(scene)
             out.append({"id": sid, "updated_at": scene["updated_at"],
                         "tags": [{"id": t, "created_at": self.m.tags[t]["created_at"]}
                                  for t in scene["tags"]],

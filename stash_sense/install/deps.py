@@ -20,7 +20,7 @@ from typing import Callable
 
 from .. import log
 from ..errors import EnvironmentProblem, SettingsError
-from .location import env_python, resolve_env_dir, write_pointer
+from .location import env_python, folder_size, resolve_env_dir, write_pointer
 from .machine import Machine, detect_machine
 from .pip_progress import PipProgress, worth_logging
 from .plan import REQUIREMENTS_FILE, Plan, StepKind, env_state, plan_install, read_requirements
@@ -118,17 +118,6 @@ def show(argv: tuple[str, ...]) -> str:
     if argv[1:2] == ("-c",):             # python -c SCRIPT: its text is noise in the log
         argv = argv[:2] + ("<script>",) + argv[3:]
     return " ".join(shlex.quote(a) for a in argv)
-
-
-def folder_size(path: str) -> int:
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def execute(plan: Plan, request: InstallRequest, progress: Progress) -> dict:

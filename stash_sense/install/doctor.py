@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import log
 from ..settings import Settings
-from .location import default_env_dir, read_pointer, running_in
+from .location import default_env_dir, folder_size, read_pointer, running_in
 from .machine import detect_machine
 from .verify import NEEDS
 
@@ -306,17 +306,6 @@ def check_weights(settings: Settings) -> list[Check]:
 
 
 # -- disk ---------------------------------------------------------------------------------------------
-def folder_size(path: str) -> int:
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def check_disk(settings: Settings) -> list[Check]:
     pointer = read_pointer(settings.plugin_dir)
     places = [("models", settings.model_dir), ("data", settings.data_dir)]

@@ -93,3 +93,15 @@ def running_in(env_dir: str) -> bool:
     often a symlink to the very same binary as the base Python.)"""
     return os.path.normcase(os.path.realpath(sys.prefix)) == \
         os.path.normcase(os.path.realpath(env_dir))
+
+
+def folder_size(path: str) -> int:
+    """Bytes of the files below `path` (links not followed; unreadable files skipped)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total

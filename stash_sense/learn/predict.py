@@ -15,6 +15,7 @@ import numpy as np
 from ..aggregate import find_segments
 from ..findings import Finding
 from ..store.embeddings import EmbeddingStore, SceneVectors
+from ..store.ledger import Kind, Ledger, State
 from .model import FOLDER, LearnedModels, LearnedTag
 from .train import sigmoid
 
@@ -56,7 +57,6 @@ class LearnedPredictor:
         models = self.models(vectors.model_id)
         if models is None or not models.active:
             return []
-        from ..store.ledger import Kind, Ledger, State  # noqa: PLC0415
         ours = {r.ref for r in Ledger(self.store).rows(str(media.id), Kind.TAG)
                 if r.state is State.COMMITTED}
         has = {str(t["id"]) for t in (scene or {}).get("tags") or []} - ours

@@ -8,7 +8,6 @@ before versions existed is adopted as it is). Later versions only add.
 """
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Callable
 
@@ -112,11 +111,25 @@ def _faces(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE scene_faces ADD COLUMN crop BLOB")
 
 
+def statements(sql: str) -> list[str]:
+    """The script's statements, split where SQLite says one is complete (so a trigger body's own
+    ';' does not split it). Statement by statement, because executescript would COMMIT the
+    migration's transaction half-way."""
+    out, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out
+
+
 def _script(sql: str) -> Migration:
     def run(db: sqlite3.Connection) -> None:
-        for statement in (s.strip() for s in sql.split(";")):
-            if statement:
-                db.execute(statement)
+        for statement in statements(sql):
+            db.execute(statement)
     return run
 
 
@@ -152,22 +165,13 @@ CREATE TRIGGER IF NOT EXISTS find_changes_delete AFTER DELETE ON scene_embedding
 """
 
 
-def _triggers(sql: str) -> Migration:
-    """Like _script, for statements that contain ';' themselves (trigger bodies): split only
-    where a new CREATE starts."""
-    def run(db: sqlite3.Connection) -> None:
-        for statement in re.split(r";\s*\n(?=CREATE)", sql.strip()):
-            db.execute(statement)
-    return run
-
-
 # Append only: a migration, once released, never changes.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _script(V1)),
     (2, _script(V2)),
     (3, _faces),
     (4, _script(V4_EMBEDDINGS)),
-    (5, _triggers(V5_FIND_CHANGES)),
+    (5, _script(V5_FIND_CHANGES)),
 ]
 LATEST = MIGRATIONS[-1][0]
 
