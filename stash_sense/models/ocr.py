@@ -247,7 +247,8 @@ class OcrFamily:
                                     "RapidOCR PP-OCRv6 small det + rec, cls (ONNX)"))
         try:
             found = __import__(module)
-            folder = os.path.join(os.path.dirname(found.__file__), "models")
+            origin = found.__file__
+            folder = os.path.join(os.path.dirname(origin), "models") if origin else ""
             source = f"bundled with {package}"
         except ImportError:
             folder, source = "", (f"bundled with {package} (not installed: "
