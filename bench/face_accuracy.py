@@ -63,7 +63,7 @@ def main() -> None:
     import torch
 
     from stash_sense.faces import engine as engine_mod
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     from stash_sense.faces.match import DEFAULT_RULES, Gallery, match_faces
     from tests.helpers import faces as data
     if not data.real_available():

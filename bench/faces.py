@@ -60,7 +60,7 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     from stash_sense.faces.engine import FaceEngine
     from stash_sense.faces.match import Gallery, match_faces
     from tests.helpers.faces import astronaut_crop, cameraman

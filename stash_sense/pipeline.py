@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 from . import log
 from .analyzers.base import Analyzer, AnalyzerContext, build_analyzers
-from .catalog import Catalog
 from .errors import FramesUnavailable, SceneError
 from .feedback import raised_thresholds
 from .findings import Finding
@@ -24,6 +23,7 @@ from .frames.prefetch import Prefetcher
 from .frames.sprite import SpriteSource
 from .frames.types import Frame, FrameSource, SceneMedia
 from .models.device import resolve_device
+from .references import StashReferences
 from .store.ledger import Kind, Ledger
 from .store.review import ReviewMemory
 from .tagging.apply import Writer, owned_keys
@@ -61,7 +61,7 @@ def load_models(ctx) -> tuple[list[Analyzer], AnalyzerContext]:
     settings = ctx.settings
     vocabulary = load_vocabulary(settings.vocabularyFile)
     actx = AnalyzerContext(settings=settings, vocabulary=vocabulary,
-                           catalog=Catalog(ctx.api, ctx.store))
+                           references=StashReferences(ctx.api, ctx.store))
     analyzers = build_analyzers(actx)           # unknown names: SettingsError, nothing imported
     if any(a.uses_torch for a in analyzers):
         actx.device = resolve_device(settings.device)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stash_sense.errors import ModelUnavailable
-from stash_sense.faces import models
+from stash_sense.models import faces as models
 
 pytest.importorskip("facenet_pytorch")
 torch = pytest.importorskip("torch")
@@ -20,7 +20,7 @@ pytest.importorskip("google.protobuf")
 
 def _graph_or_skip() -> str:
     from stash_sense.errors import DependencyMissing
-    from stash_sense.faces import convert
+    from stash_sense.models import faces_convert as convert
     try:
         return convert.graph_path()
     except DependencyMissing:
@@ -36,7 +36,7 @@ def converted(tmp_path_factory):
 
 
 def test_graph_constants_are_read_without_tensorflow():
-    from stash_sense.faces import graphdef
+    from stash_sense.models import graphdef
     import sys
     consts = graphdef.constants(_graph_or_skip())
     assert "tensorflow" not in sys.modules
@@ -52,7 +52,7 @@ def test_auto_converts_once_into_the_model_dir_owner_only(converted, monkeypatch
     assert stat.S_IMODE(os.stat(weights).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(weights)).st_mode) == 0o700
     assert models.embedder_id(weights) == "facenet:InceptionResnetV1/20180408-102900-casia-webface"
-    from stash_sense.faces import convert
+    from stash_sense.models import faces_convert as convert
     monkeypatch.setattr(convert, "convert", lambda *a: pytest.fail("converted twice"))
     monkeypatch.setattr(models, "download", lambda *a: pytest.fail("auto must never download"))
     assert models.resolve_weights("", model_dir) == weights
@@ -73,7 +73,7 @@ def test_every_parameter_is_mapped_with_its_shape(converted):
 
 def test_the_check_pair_separates_people_and_random_weights_fail_it(converted):
     from facenet_pytorch import InceptionResnetV1
-    from stash_sense.faces import convert
+    from stash_sense.models import faces_convert as convert
     check = convert.verify(models.load_embedder(converted[1], "cpu"))
     assert check["same"] < convert.SAME_MAX and check["other"] - check["same"] > convert.APART_MIN
     torch.manual_seed(0)
@@ -83,7 +83,7 @@ def test_the_check_pair_separates_people_and_random_weights_fail_it(converted):
 
 def test_a_mapping_that_does_not_fit_is_refused():
     from facenet_pytorch import InceptionResnetV1
-    from stash_sense.faces import convert, graphdef
+    from stash_sense.models import faces_convert as convert, graphdef
     consts = graphdef.constants(_graph_or_skip())
     consts["InceptionResnetV1/Mixed_6a/Branch_0/Conv2d_1a_3x3/weights"] = np.zeros((3, 3, 256, 380),
                                                                                     np.float32)

@@ -124,7 +124,7 @@ def test_nothing_else_imports_facenet():
     import subprocess
     import sys
     from pathlib import Path
-    code = ("import sys; import stash_sense.app, stash_sense.pipeline, stash_sense.catalog, "
+    code = ("import sys; import stash_sense.app, stash_sense.pipeline, stash_sense.references, "
             "stash_sense.tasks.tag, stash_sense.analyzers.faces, stash_sense.store.faces, "
             "stash_sense.tasks.gallery; "
             "assert 'facenet_pytorch' not in sys.modules and 'torch' not in sys.modules")
@@ -140,7 +140,7 @@ def test_switching_networks_rebuilds_the_gallery_and_never_mixes_them(stash, tmp
 
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.faces import FacesAnalyzer
-    from stash_sense.catalog import StaticCatalog
+    from stash_sense.references import StaticReferences
     from stash_sense.settings import Settings
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
@@ -158,7 +158,7 @@ def test_switching_networks_rebuilds_the_gallery_and_never_mixes_them(stash, tmp
     settings = Settings(analyzers=("faces",), faceWeights=str(other),
                         modelDir=str(tmp_path / "models"))
     analyzer = FacesAnalyzer(AnalyzerContext(settings, load_vocabulary(""),
-                                             catalog=StaticCatalog(store=store)))
+                                             references=StaticReferences(store=store)))
     analyzer.load()
     assert analyzer.model_id == "facenet:InceptionResnetV1/other-net"
     assert len(analyzer.gallery) == 0                 # the random network's gallery is not used

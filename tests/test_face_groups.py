@@ -108,7 +108,7 @@ def test_a_group_of_unknown_faces_is_named_after_a_new_performer_and_undone(stas
     assert [r.ref for r in Ledger(store).rows(scenes[0])
             if r.kind is Kind.PERFORMER and r.state is State.COMMITTED] == [cam]
     faces = FaceStore(store)
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     model = models.embedder_id(models.RANDOM)
     assert len(faces.embeddings(cam, model, "group")) == named["output"]["gallery_faces"] >= 4
     assert run(stash, {"mode": "face_groups"})["output"]["groups"] == []

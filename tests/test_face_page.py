@@ -32,7 +32,7 @@ def seed_groups(data_dir: str, scenes: list[str]) -> tuple[int, int]:
     """Two groups of unknown faces (as the analyzer and the clustering task leave them)."""
     import numpy as np
 
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
     faces = FaceStore(Store.in_dir(data_dir))

@@ -25,7 +25,7 @@ if not data.real_available():
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     from stash_sense.errors import DependencyMissing
-    from stash_sense.faces import convert, models
+    from stash_sense.models import faces as models, faces_convert as convert
     try:
         convert.graph_path()
     except DependencyMissing:
@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory):
 def engine(model_dir):
     from stash_sense.faces.engine import FaceEngine
     from stash_sense.settings import Settings
-    return FaceEngine.load(Settings(modelDir=model_dir), "cpu", batch_size=8)
+    return FaceEngine.load(Settings(modelDir=model_dir, batchSize=8), "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ SINGLES = {p: names[0] for p, names in data.PROBE_PHOTOS.items() if len(names) =
 
 
 def test_the_converted_network_is_the_auto_default(engine):
-    from stash_sense.faces.models import CASIA_ID
+    from stash_sense.models.faces import CASIA_ID
     assert engine.model_id == CASIA_ID and engine.crop_margin == 32
 
 
@@ -98,7 +98,7 @@ def test_both_people_in_a_two_face_photo(engine, gallery_faces, model_dir, photo
     """Through the analyzer: one frame, two faces, two performers (findings with 1 frame)."""
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.faces import FacesAnalyzer
-    from stash_sense.catalog import StaticCatalog
+    from stash_sense.references import StaticReferences
     from stash_sense.frames.types import Frame, SceneMedia
     from stash_sense.settings import Settings
     from stash_sense.vocabulary import load_vocabulary
@@ -110,7 +110,7 @@ def test_both_people_in_a_two_face_photo(engine, gallery_faces, model_dir, photo
         faces.add_scene_faces(name, "photo", engine.model_id, [emb], [face.prob], [0.0])
     settings = Settings(analyzers=("faces",), modelDir=model_dir, faceMinFrames=1)
     analyzer = FacesAnalyzer(AnalyzerContext(settings, load_vocabulary(""), "cpu",
-                                             catalog=StaticCatalog(store=store)))
+                                             references=StaticReferences(store=store)))
     analyzer.load()
     (signals,) = analyzer.analyze([Frame("1", 0, 5.0, 10.0, data.real_photo(photo), "video")])
     media = SceneMedia("1", "", 10.0, 0, 0, None, None, None, None)

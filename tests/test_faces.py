@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stash_sense.errors import DependencyMissing, ModelUnavailable
-from stash_sense.faces import models
+from stash_sense.models import faces as models
 from tests.helpers.faces import (ASTRONAUT_FACE, ColourIdentity, astronaut, astronaut_crop,
                                  faceless, on_canvas)
 
@@ -111,7 +111,7 @@ def test_analyzer_signals_carry_the_match_and_faces_are_kept(tmp_path, monkeypat
     performers; every face (matched or unknown) lands in the store's scene_faces."""
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.faces import FacesAnalyzer
-    from stash_sense.catalog import StaticCatalog
+    from stash_sense.references import StaticReferences
     from stash_sense.faces.engine import FaceEngine
     from stash_sense.frames.types import Frame
     from stash_sense.settings import Settings
@@ -128,7 +128,7 @@ def test_analyzer_signals_carry_the_match_and_faces_are_kept(tmp_path, monkeypat
     monkeypatch.setattr(FaceEngine, "embed", lambda self, crops: ColourIdentity()(crops))
     settings = Settings(analyzers=("faces",), faceWeights="none", modelDir=str(tmp_path))
     analyzer = FacesAnalyzer(AnalyzerContext(settings, load_vocabulary(""),
-                                             catalog=StaticCatalog(store=store)))
+                                             references=StaticReferences(store=store)))
     analyzer.load()
     frames = [Frame("1", 0, 10.0, 5.0, on_canvas(astronaut_crop()), "video"),
               Frame("1", 1, 15.0, 5.0, faceless("plain", (1280, 720)), "video"),

@@ -142,7 +142,7 @@ def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(sta
 
 
 def test_unknown_faces_are_kept_for_clustering(stash, tmp_path):
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
     (tmp_path / "v").mkdir()
@@ -173,7 +173,7 @@ def test_gallery_from_scenes_adds_only_the_tagged_performers_own_faces(stash, tm
 
     out = run(stash, {"mode": "build_gallery"})["output"]
     assert out["scenes_checked"] == 1 and 1 <= out["from_scenes"] <= 4
-    from stash_sense.faces import models
+    from stash_sense.models import faces as models
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
     faces = FaceStore(Store.in_dir(str(tmp_path / "data")))

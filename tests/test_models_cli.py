@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 
 from stash_sense.__main__ import main  # noqa: E402
-from stash_sense.models import catalog as catalog_mod  # noqa: E402
+from stash_sense.models import clip as clip_family  # noqa: E402
 from stash_sense.models import download as download_mod  # noqa: E402
 from tests.e2e import stash  # noqa: E402,F401 - the stand-in fixture
 
@@ -29,7 +29,7 @@ def offline(monkeypatch):
     def refuse(*a, **k):
         raise urllib.error.URLError("Temporary failure in name resolution")
     monkeypatch.setattr(download_mod.urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(catalog_mod, "reachable", lambda url: False)
+    monkeypatch.setattr(clip_family, "reachable", lambda url: False)
 
 
 def cli(capfd, *argv) -> tuple[int, str, str]:

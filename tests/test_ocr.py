@@ -167,7 +167,7 @@ def engine(request):
     """Both RapidOCR engines: the default (3.x) and the one it replaced (1.4.4)."""
     name, module = request.param
     pytest.importorskip(module)
-    from stash_sense.analyzers.ocr_engines import make_engine
+    from stash_sense.models.ocr import make_engine
     return make_engine(name)
 
 
@@ -239,7 +239,7 @@ def test_merge_keeps_the_better_of_two_readings():
 
 
 def test_engine_choice_and_missing_paddle(monkeypatch):
-    from stash_sense.analyzers import ocr_engines
+    from stash_sense.models import ocr as ocr_engines
     from stash_sense.errors import DependencyMissing
     monkeypatch.setitem(sys.modules, "paddleocr", None)        # import fails like uninstalled
     with pytest.raises(DependencyMissing, match="pip install paddlepaddle paddleocr"):

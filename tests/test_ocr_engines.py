@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from stash_sense.analyzers import ocr_engines
+from stash_sense.models import ocr as ocr_engines
 from stash_sense.errors import DependencyMissing
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

@@ -344,12 +344,12 @@ class Result:
 def build_analyzer(engine: str = "rapidocr", min_score: float = 85.0, frames: int = 8):
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.ocr import OcrAnalyzer
-    from stash_sense.catalog import StaticCatalog
+    from stash_sense.references import StaticReferences
     from stash_sense.settings import Settings
     settings = Settings(analyzers=("ocr",), ocrEngine=engine, studioMinScore=min_score,
                         videoFrames=frames)
     analyzer = OcrAnalyzer(AnalyzerContext(settings=settings, vocabulary=None,
-                                           catalog=StaticCatalog(STUDIOS)))
+                                           references=StaticReferences(STUDIOS)))
     analyzer.load()
     return analyzer
 
@@ -495,7 +495,7 @@ def cost(selected: list[Case], clips: list[str], tools, frames: int) -> int:
              with ONNX Runtime's default threads;
     v4/1  -- the new reader on rapidocr-onnxruntime 1.4.4, one thread;
     new   -- the new reader on the default engine, one thread."""
-    from stash_sense.analyzers.ocr_engines import make_engine
+    from stash_sense.models.ocr import make_engine
     from stash_sense.frames import sampling, video
     from stash_sense.frames.types import Frame
     from stash_sense.settings import Settings

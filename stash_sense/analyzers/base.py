@@ -32,12 +32,12 @@ REGISTRY: dict[str, str] = {
 
 @dataclass
 class AnalyzerContext:
-    """What an analyzer may use. `catalog` gives Stash data an analyzer matches against (studios,
+    """What an analyzer may use. `references` gives Stash data an analyzer matches against (studios,
     the face gallery), loaded on first use; it is empty when analyzing a file without Stash."""
     settings: Settings
     vocabulary: Vocabulary
     device: str = "cpu"
-    catalog: Any = None
+    references: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

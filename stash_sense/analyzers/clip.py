@@ -16,53 +16,16 @@ import numpy as np
 
 from .. import log
 from ..aggregate import aggregate_tag, rule_from_settings
-from ..errors import DependencyMissing, ModelUnavailable
 from ..findings import Finding, Signal
 from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
-from ..models.device import default_batch_size, is_gpu
+from ..models.clip import CLIP, RANDOM
+from ..models.device import batch_size_for, import_torch
 from ..store.embeddings import ClipModelSpec
 from .base import Analyzer
 from .clip_backends import ClipBackend, EncoderFactory, ImageEncoder, TorchEncoder, physical_cores
 from .clip_preprocess import preprocessor
 from .clip_text import frame_signals, label_matrix, label_scores
-
-DEFAULT_MODEL = {"cpu": "ViT-B-32", "gpu": "ViT-L-14"}
-DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k", "ViT-L-14": "laion2b_s32b_b82k"}
-RANDOM = "none"  # clipPretrained=none: random weights, for tests and benchmarks only
-
-
-def choose_model(settings, device: str) -> tuple[str, str]:
-    name = settings.clipModel or DEFAULT_MODEL["gpu" if is_gpu(device) else "cpu"]
-    pretrained = settings.clipPretrained or DEFAULT_PRETRAINED.get(name, "openai")
-    return name, pretrained
-
-
-def _register_config_file(name: str, open_clip) -> str:
-    """clipModel may be a path to an open_clip model config JSON (a custom or tiny architecture)."""
-    if name.endswith(".json"):
-        if not os.path.isfile(name):
-            raise ModelUnavailable(f"clipModel config file {name!r} does not exist")
-        open_clip.add_model_config(name)
-        return os.path.splitext(os.path.basename(name))[0]
-    if name not in open_clip.list_models():
-        raise ModelUnavailable(f"clipModel {name!r} is not an open_clip model; e.g. ViT-B-32, "
-                               "ViT-L-14 (python -c 'import open_clip; print(open_clip.list_models())')")
-    return name
-
-
-def _weights_hint(open_clip, name: str, pretrained: str, model_dir: str) -> str:
-    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
-    where = []
-    if cfg.get("hf_hub"):
-        where.append(f"https://huggingface.co/{cfg['hf_hub'].rstrip('/')} "
-                     "(file open_clip_pytorch_model.bin or open_clip_model.safetensors)")
-    if cfg.get("url"):
-        where.append(cfg["url"])
-    source = " or ".join(where) or "the open_clip pretrained table"
-    return (f"CLIP weights {name}/{pretrained} could not be loaded into {model_dir}. On a machine "
-            f"with internet they download there on first use; offline, download {source}, put the "
-            "file in the model directory and set clipPretrained to its full path")
 
 
 class ClipAnalyzer(Analyzer):
@@ -70,39 +33,18 @@ class ClipAnalyzer(Analyzer):
     source = "sprite"
 
     def _load(self) -> None:
-        try:
-            import open_clip  # noqa: PLC0415
-            import torch  # noqa: PLC0415
-        except ImportError:
-            raise DependencyMissing("open_clip_torch", "python -m pip install -r requirements.txt") from None
-        self.torch = torch
         settings, device = self.ctx.settings, self.ctx.device
-        name, pretrained = choose_model(settings, device)
-        arch = _register_config_file(name, open_clip)
-        os.makedirs(settings.model_dir, exist_ok=True)
-        if pretrained == RANDOM:
-            torch.manual_seed(0)
-        elif os.path.sep in pretrained or pretrained.endswith((".bin", ".pt", ".pth", ".safetensors")):
-            if not os.path.isfile(pretrained):
-                raise ModelUnavailable(f"clipPretrained file {pretrained!r} does not exist")
-        try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                arch, pretrained=None if pretrained == RANDOM else pretrained,
-                device=device, cache_dir=settings.model_dir,
-                precision="fp16" if device == "cuda" else "fp32")
-        except Exception as exc:  # noqa: BLE001 - download/IO failures come as many types
-            raise ModelUnavailable(f"{_weights_hint(open_clip, arch, pretrained, settings.model_dir)}"
-                                   f" ({type(exc).__name__}: {str(exc)[:200]})") from None
-        model.eval()
-        self.model, self.preprocess = model, preprocess
-        self.pixels_of = preprocessor(preprocess, torch)
-        self.tokenizer = open_clip.get_tokenizer(arch)
-        self._model_id = f"open_clip:{arch}/{os.path.basename(pretrained)}"
-        self.batch_size = settings.batchSize or default_batch_size(device)
+        loaded = CLIP.load(settings, device)
+        self.torch = import_torch()
+        model = self.model = loaded.model
+        self.preprocess, self.tokenizer = loaded.preprocess, loaded.tokenizer
+        self.pixels_of = preprocessor(loaded.preprocess, self.torch)
+        self._model_id = loaded.model_id
+        self.batch_size = batch_size_for(settings, device)
         self.scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
-        self.load_spec = (arch, pretrained, name if name.endswith(".json") else None)
-        self._build_classifier(cache=pretrained != RANDOM)
-        self.encoder = self._choose_encoder(arch, settings)
+        self.load_spec = (loaded.arch, loaded.pretrained, loaded.config)
+        self._build_classifier(cache=loaded.pretrained != RANDOM)
+        self.encoder = self._choose_encoder(loaded.arch, settings)
         # one worker prepares the next batch's pixels while the encoder runs the current one
         self._prepare = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stash-sense-clip-prep")
         self.tiles_seen = self.tiles_skipped = 0

@@ -11,18 +11,15 @@ model it can need is the text tower, and only for prompts the store has never em
 """
 from __future__ import annotations
 
-import gc
-import os
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from .. import log
-from ..errors import DependencyMissing, ModelUnavailable
+from ..errors import ModelUnavailable
 from ..findings import Signal
+from ..models.clip import load_text_model
 from ..store.embeddings import ClipModelSpec, EmbeddingStore, normalise
-
-RANDOM = "none"
 
 
 def label_matrix(vocab, prompt_vectors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list]:
@@ -133,31 +130,3 @@ def encode_prompts(spec: ClipModelSpec, prompts: Sequence[str], model_dir: str) 
         emb = model.encode_text(tokenizer(list(prompts))).float()
         emb = emb / emb.norm(dim=-1, keepdim=True)
     return emb.cpu().numpy()
-
-
-def load_text_model(spec: ClipModelSpec, model_dir: str):
-    """open_clip's text side of the model that made the stored image vectors, through open_clip's
-    own loading code (same config, weights file and seed), with the visual tower discarded before
-    any use; plus its tokenizer. (Also what similarity/text_onnx.py exports.)"""
-    try:
-        import open_clip  # noqa: PLC0415
-        import torch  # noqa: PLC0415
-    except ImportError:
-        raise DependencyMissing("open_clip_torch", "python -m pip install -r requirements.txt") from None
-    if spec.config:
-        if not os.path.isfile(spec.config):
-            raise ModelUnavailable(f"clip config {spec.config!r} (of {spec.model_id}) is gone")
-        open_clip.add_model_config(spec.config)
-    if spec.pretrained == RANDOM:
-        torch.manual_seed(0)   # the same random weights ClipAnalyzer built
-    try:
-        model: Any = open_clip.create_model(spec.arch, pretrained=None if spec.pretrained == RANDOM
-                                            else spec.pretrained, device="cpu",
-                                            cache_dir=model_dir)
-    except Exception as exc:  # noqa: BLE001 - IO failures come as many types
-        raise ModelUnavailable(f"cannot load the text encoder of {spec.model_id} from "
-                               f"{model_dir}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    model.visual = None        # never run; its memory goes now
-    gc.collect()
-    model.eval()
-    return model, open_clip.get_tokenizer(spec.arch)

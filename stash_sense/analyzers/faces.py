@@ -14,13 +14,12 @@ from collections import defaultdict
 from typing import Sequence
 
 from .. import log
-from ..faces import models
 from ..aggregate.timeline import centred_segments
 from ..faces.match import (FaceMatch, Gallery, MatchRule, Observation, decide, match_faces,
                            rule_for)
 from ..findings import Finding, Signal
 from ..frames.types import Frame, SceneMedia
-from ..models.device import default_batch_size
+from ..models.faces import import_facenet
 from .base import Analyzer
 
 CATEGORY = "performers"
@@ -36,13 +35,12 @@ class FacesAnalyzer(Analyzer):
     source = "video"
 
     def _load(self) -> None:
-        models.import_facenet()          # DependencyMissing with the --no-deps command
+        import_facenet()                 # DependencyMissing with the --no-deps command
         from ..faces.engine import FaceEngine  # noqa: PLC0415 - imports torch
-        settings, device = self.ctx.settings, self.ctx.device
-        self.engine = FaceEngine.load(settings, device,
-                                      settings.batchSize or default_batch_size(device))
+        settings = self.ctx.settings
+        self.engine = FaceEngine.load(settings, self.ctx.device)
         self.rule = rule_from_settings(settings, self.engine.model_id)
-        galleries = getattr(self.ctx.catalog, "gallery", None) or {}
+        galleries = getattr(self.ctx.references, "gallery", None) or {}
         self.gallery: Gallery = galleries.get(self.engine.model_id) or Gallery.from_rows([])
         if not len(self.gallery):
             other = sorted(m for m, g in galleries.items() if len(g))
@@ -87,7 +85,7 @@ class FacesAnalyzer(Analyzer):
         return signals
 
     def _keep_faces(self, frames: Sequence[Frame], kept: dict[str, list]) -> None:
-        store = getattr(self.ctx.catalog, "store", None)
+        store = getattr(self.ctx.references, "store", None)
         if store is None:
             return
         from ..store.faces import FaceStore  # noqa: PLC0415

@@ -22,8 +22,8 @@ from typing import Any, Sequence
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..findings import Finding, Signal
 from ..frames.types import Frame, SceneMedia
-from ..models.device import default_batch_size, import_torch
-from ..models.yolo import load_yolo, preserve_threads, resolve_weights
+from ..models.device import batch_size_for, import_torch
+from ..models.yolo import YOLO, preserve_threads
 from .base import Analyzer
 
 UPSCALE = 2.0        # input size = frame long side x 2 (a 160 px tile -> 320)
@@ -67,13 +67,13 @@ class ObjectsAnalyzer(Analyzer):
     def _load(self) -> None:
         self.torch = import_torch()
         settings, device = self.ctx.settings, self.ctx.device
-        self.weights = resolve_weights(settings.yoloModel, device, settings.model_dir)
-        self.model = load_yolo(self.weights, device, settings.model_dir)
+        loaded = YOLO.load(settings, device)
+        self.weights, self.model = loaded.weights, loaded.model
         if self.weights.kind == "random":
             self.model.model.names = coco_names()   # a yaml build has numbered classes
         self.names = dict(self.model.names)
         self.precision = half_precision_args() if device == "cuda" else {}
-        self.batch_size = settings.batchSize or default_batch_size(device)
+        self.batch_size = batch_size_for(settings, device)
         self.upscale = float(self.ctx.extra.get("yolo_upscale", UPSCALE))
         self.fixed_imgsz = int(self.ctx.extra.get("yolo_imgsz", 0))
         wanted = [oc.min_confidence for oc in self.ctx.vocabulary.objects.values()]

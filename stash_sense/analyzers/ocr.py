@@ -10,7 +10,7 @@ at full resolution, upscaled to 216 px high when lower. Lines found twice are ke
 inner edge or the whole-frame line reaches beyond it, so a reading is never replaced by a part of
 itself (issue #10: a 36 %-wide corner crop read "ple Studios" of "Pineapple Studios" and replaced
 it). Frames taken for a title card (frames.sampling.TITLE_TIMES) read the whole frame only.
-The ONNX Runtime sessions run on one thread (ocr_engines.OCR_THREADS). Figures for these choices
+The ONNX Runtime sessions run on one thread (models/ocr.py OCR_THREADS). Figures for these choices
 are in the README ("Studio from watermarks"), measured with tools/ocr_accuracy.py.
 Every line is stored as raw result (Signal.data: text, confidence, box in frame pixels, region),
 so matching can be redone from the store when studios or settings change.
@@ -32,9 +32,9 @@ from ..aggregate import find_segments
 from ..findings import Finding, Segment, Signal
 from ..frames.sampling import is_title_time
 from ..frames.types import Frame, SceneMedia
+from ..models.ocr import OCR, Line, OcrEngine
 from ..studios import StudioMatcher
 from .base import Analyzer
-from .ocr_engines import Line, OcrEngine, make_engine
 
 KEY = "ocr"            # one signal per frame; its data holds every line read
 FULL_SIDE = 960        # px: the long side of the whole-frame pass
@@ -184,7 +184,7 @@ class OcrAnalyzer(Analyzer):
 
     def _load(self) -> None:
         settings = self.ctx.settings
-        self.engine = make_engine(settings.ocrEngine)
+        self.engine = OCR.load(settings, self.ctx.device)
         if settings.videoFrames < 2:
             log.warning(f"videoFrames is {settings.videoFrames}: a studio needs to be read in at "
                         "least 2 frames, so none will be found; set videoFrames to 8")
@@ -206,7 +206,7 @@ class OcrAnalyzer(Analyzer):
         return out
 
     def findings(self, scene: SceneMedia, signals: Sequence[Signal]) -> list[Finding]:
-        studios = getattr(self.ctx.catalog, "studios", None) or []
+        studios = getattr(self.ctx.references, "studios", None) or []
         key = (id(studios), len(studios), self.ctx.settings.studioMinScore)
         if getattr(self, "_matcher_key", None) != key:   # built once per task, not per scene
             self._matcher = StudioMatcher(studios, self.ctx.settings.studioMinScore)

@@ -18,9 +18,9 @@ import tempfile
 
 from .. import log
 from ..analyzers.base import Analyzer, AnalyzerContext, analyzer_class, check_names
-from ..catalog import StaticCatalog
 from ..errors import EnvironmentProblem, StashSenseError
 from ..frames.types import Frame, SceneMedia
+from ..references import StaticReferences
 from ..settings import load_settings
 from ..vocabulary import load_vocabulary
 
@@ -129,7 +129,7 @@ def analyze(args) -> dict:
     studios = [{"id": str(i + 1), "name": n.strip(), "aliases": []}
                for i, n in enumerate(args.studios.split(",")) if n.strip()]
     ctx = AnalyzerContext(settings, load_vocabulary(settings.vocabularyFile),
-                          catalog=StaticCatalog(studios))
+                          references=StaticReferences(studios))
     media = SceneMedia("local", os.path.basename(path), duration, 0, 0, path, None, None, None)
     report = {"video": path, "duration": round(duration, 2), "analyzers": {}}
     frames_cache: dict[str, list[Frame]] = {}

@@ -3,7 +3,7 @@
 Detection runs on the frame scaled so its longer side is at most DETECT_SIDE px: MTCNN's pyramid
 starts at 12/min_face_size of the input, so a 4K frame would cost ~9x a 720p one for the same
 faces. Boxes are mapped back and the 160x160 crop is taken from the full-resolution image, aligned
-as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does, with the network's crop margin (models.crop_margin).
+as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does, with the network's crop margin (models/faces.py crop_margin).
 Frames of equal size are detected as one batch; crops are embedded in batches of `batch_size`.
 """
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from . import models
+from ..models.device import batch_size_for
+from ..models.faces import FACES, MIN_FACE_PX, crop_margin
+from ..settings import Settings
 
-DETECT_SIDE = 1280       # longer side of the image MTCNN sees
-MIN_FACE_PX = 40         # smallest face searched, in pixels of that image
+DETECT_SIDE = 1280       # longer side of the image MTCNN sees (MIN_FACE_PX: the smallest face)
 MIN_PROB = 0.95          # MTCNN's final-stage probability a face must reach
 CROP = 160               # InceptionResnetV1's input size
 
@@ -51,16 +52,15 @@ class FaceEngine:
         self.device = device
         self.batch_size = max(1, batch_size)
         self.min_prob = min_prob
-        self.crop_margin = models.crop_margin(model_id)   # part of the network's recipe
+        self.crop_margin = crop_margin(model_id)   # part of the network's recipe
 
     @classmethod
-    def load(cls, settings, device: str, batch_size: int = 16) -> "FaceEngine":
-        """Weights per the faceWeights setting (converted or downloaded on first use); raises
-        EnvironmentProblem."""
-        weights = models.resolve_weights(settings.faceWeights, settings.model_dir)
-        embedder = models.load_embedder(weights, device)
-        detector = models.load_detector(device, MIN_FACE_PX)
-        return cls(detector, embedder, models.embedder_id(weights), device, batch_size)
+    def load(cls, settings: Settings, device: str) -> "FaceEngine":
+        """The face family's networks per the faceWeights setting (converted or downloaded on
+        first use), batched as every model is (models/device.py); raises EnvironmentProblem."""
+        networks = FACES.load(settings, device)
+        return cls(networks.detector, networks.embedder, networks.model_id, device,
+                   batch_size_for(settings, device))
 
     # -- detection --------------------------------------------------------------------------------
     def detect(self, images: Sequence[Image.Image]) -> list[list[DetectedFace]]:

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .models import CASIA_ID, VGGFACE2_ID
+from ..models.faces import CASIA_ID, VGGFACE2_ID
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def base_python(env_dir: str) -> str:
 
 
 def facenet_pin() -> str:
-    from ..faces.models import FACENET_PIN  # noqa: PLC0415 - a constant; imports no torch
+    from ..models.faces import FACENET_PIN  # noqa: PLC0415 - a constant; imports no torch
     return FACENET_PIN
 
 

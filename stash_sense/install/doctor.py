@@ -206,7 +206,7 @@ def _missing_weight(analyzer: str, what: str, where: str, url: str = "") -> Chec
 
 def check_clip(settings: Settings, gpu: bool) -> Check:
     try:
-        from ..analyzers.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, RANDOM  # noqa: PLC0415
+        from ..models.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, RANDOM  # noqa: PLC0415
     except ImportError:
         return Check("weights: clip", Status.INFO, "cannot tell before its packages are installed")
     name = settings.clipModel or DEFAULT_MODEL["gpu" if gpu else "cpu"]
@@ -270,7 +270,7 @@ def check_ocr(settings: Settings) -> Check:
 
 
 def check_faces(settings: Settings) -> Check:
-    from ..faces.models import RANDOM, WEIGHTS_URL, default_weights_path  # noqa: PLC0415
+    from ..models.faces import RANDOM, WEIGHTS_URL, default_weights_path  # noqa: PLC0415
     setting = (settings.faceWeights or "").strip()
     if setting.lower() == RANDOM:
         return Check("weights: faces", Status.WARN, "random weights (faceWeights=none)",

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..analyzers.base import AnalyzerContext, build_analyzers
-from ..catalog import Catalog
 from ..findings import Finding
 from ..frames.types import SceneMedia
+from ..references import StashReferences
 from ..store.embeddings import EmbeddingStore
 from ..vocabulary import load_vocabulary
 from .predict import LearnedPredictor, combine
@@ -31,7 +31,7 @@ class StoredFindings:
         self.store = ctx.store
         self.vocabulary = load_vocabulary(settings.vocabularyFile)
         self.actx = AnalyzerContext(settings=settings, vocabulary=self.vocabulary,
-                                    catalog=Catalog(ctx.api, ctx.store))
+                                    references=StashReferences(ctx.api, ctx.store))
         self.analyzers = build_analyzers(self.actx)     # constructed, never loaded
         self.embeddings = EmbeddingStore(ctx.store)
         self.scorers: dict[str, Any] = {}

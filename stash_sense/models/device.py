@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import DependencyMissing, SettingsError
+from ..settings import Settings
 
 
 def import_torch():
@@ -30,5 +31,7 @@ def is_gpu(device: str) -> bool:
     return device in ("cuda", "mps")
 
 
-def default_batch_size(device: str) -> int:
-    return 64 if is_gpu(device) else 16
+def batch_size_for(settings: Settings, device: str) -> int:
+    """Frames (or face crops) per model call, for every analyzer and the gallery task: the
+    batchSize setting, or by device when it is 0 (a GPU amortises a call over more frames)."""
+    return settings.batchSize or (64 if is_gpu(device) else 16)

@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 
 from .. import log
 from ..errors import EnvironmentProblem
-from .catalog import Weight
 from .download import human_size
+from .weights import Weight
 
 
 @dataclass

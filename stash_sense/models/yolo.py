@@ -23,12 +23,14 @@ import inspect
 import logging
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Iterator
 
 from .. import log
 from ..errors import DependencyMissing, ModelUnavailable, SettingsError
+from ..settings import Settings
 from .device import is_gpu
-from .download import fetch, offline_hint
+from .download import Progress, fetch, offline_hint
+from .weights import Weight, file_or_empty
 
 DEFAULT_WEIGHTS = {"cpu": "yolo11n.pt", "gpu": "yolo11s.pt"}
 ASSETS_REPO = "https://github.com/ultralytics/assets/releases/download"
@@ -152,7 +154,7 @@ def resolve_weights(setting: str, device: str, model_dir: str) -> YoloWeights:
 
 
 def ensure_weights(weights: YoloWeights, download: bool = True,
-                   progress: Callable[[float], None] | None = None) -> None:
+                   progress: Progress | None = None) -> None:
     """Official weights missing from modelDir are downloaded (or ModelUnavailable says where to put them)."""
     if weights.present:
         return
@@ -163,7 +165,7 @@ def ensure_weights(weights: YoloWeights, download: bool = True,
 
 
 def load_yolo(weights: YoloWeights, device: str, model_dir: str, download: bool = True,
-              progress: Callable[[float], None] | None = None):
+              progress: Progress | None = None):
     """An ultralytics YOLO detection model on `device`, loaded through ultralytics' own code."""
     ultralytics = import_ultralytics(model_dir)
     ensure_weights(weights, download, progress)
@@ -182,3 +184,39 @@ def load_yolo(weights: YoloWeights, device: str, model_dir: str, download: bool 
         raise SettingsError(f"yoloModel {weights.name!r} is a {model.task} model; "
                             "object tags need a detection model such as yolo11n.pt")
     return model
+
+
+@dataclass(frozen=True)
+class YoloModel:
+    """A loaded ultralytics detector and the weights it was loaded from."""
+    model: Any
+    weights: YoloWeights
+
+
+class YoloFamily:
+    analyzer = "objects"
+
+    def load(self, settings: Settings, device: str) -> YoloModel:
+        """The `yoloModel` weights (official ones downloaded into modelDir on first use)."""
+        weights = resolve_weights(settings.yoloModel, device, settings.model_dir)
+        return YoloModel(load_yolo(weights, device, settings.model_dir), weights)
+
+    def weights(self, settings: Settings, device: str) -> list[Weight]:
+        weights = resolve_weights(settings.yoloModel, device, settings.model_dir)
+        label = f"YOLO {weights.name}"
+
+        def load() -> Any:
+            return load_yolo(weights, device, settings.model_dir, download=False)
+
+        if weights.kind == "random":
+            return [Weight("objects", label, "random weights", random=True, loader=load)]
+        if weights.kind == "file":
+            return [Weight("objects", label, "local file", weights.path,
+                           locate=file_or_empty(weights.path), loader=load)]
+        return [Weight("objects", label, weights.url, weights.path,
+                       locate=file_or_empty(weights.path),
+                       fetcher=lambda progress: ensure_weights(weights, True, progress),
+                       loader=load)]
+
+
+YOLO = YoloFamily()

@@ -57,7 +57,7 @@ def export(spec: ClipModelSpec, model_dir: str, folder: str) -> bool:
     import open_clip  # noqa: PLC0415
     import torch  # noqa: PLC0415
     from .bpe import ClipBPE  # noqa: PLC0415
-    from ..analyzers.clip_text import load_text_model  # noqa: PLC0415 - torch, export only
+    from ..models.clip import load_text_model  # noqa: PLC0415 - torch, export only
     model, tokenizer = load_text_model(spec, model_dir)
     vocab = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
     if type(tokenizer).__name__ != "SimpleTokenizer" or not os.path.isfile(vocab):

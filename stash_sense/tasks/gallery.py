@@ -22,11 +22,11 @@ from PIL import Image
 
 from .. import log
 from ..errors import FramesUnavailable, SceneError
-from ..faces import models
 from ..faces.match import consistent_faces
 from ..frames.prefetch import Prefetcher
 from ..frames.types import SceneMedia
-from ..models.device import default_batch_size, resolve_device
+from ..models.device import resolve_device
+from ..models.faces import import_facenet
 from ..store.faces import FaceStore
 
 PER_PAGE = 250
@@ -94,10 +94,10 @@ def fetch_image(client, url: str) -> Image.Image:
 
 def build_gallery(ctx) -> dict[str, Any]:
     settings = ctx.settings
-    models.import_facenet()
+    import_facenet()
     from ..faces.engine import FaceEngine  # noqa: PLC0415 - imports torch
     device = resolve_device(settings.device)
-    engine = FaceEngine.load(settings, device, settings.batchSize or default_batch_size(device))
+    engine = FaceEngine.load(settings, device)
     faces = FaceStore(ctx.store)
     performers = all_performers(ctx.api)
     summary = Summary(performers=len(performers))

@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import log
 from ..errors import SettingsError
-from ..faces import models
 from ..findings import Finding
+from ..models import faces as face_models
 from ..stash.light import standalone
 from ..store.faces import FaceStore, GroupStatus
 
@@ -29,7 +29,7 @@ CROPS_SHOWN = 8             # face crops per group in the list
 
 def current_model_id(settings) -> str:
     """The embedding network the faces analyzer would use now (nothing loaded or converted)."""
-    return models.expected_model_id(settings.faceWeights, settings.model_dir)
+    return face_models.expected_model_id(settings.faceWeights, settings.model_dir)
 
 
 # ---- task -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""OCR engines behind one small interface: `read(image) -> [(text, confidence, box)]`.
+"""The OCR family: engines behind one small interface, `read(image) -> [(text, confidence, box)]`.
 
 RapidOCR runs Baidu's PP-OCR detection + recognition models on ONNX Runtime, and its wheels ship
 those models: it works offline, on CPU, with nothing to download. Two packages exist:
@@ -8,10 +8,13 @@ compared on tools/ocr_accuracy.py (README, "Studio from watermarks"). PaddleOCR 
 (PP-OCRv5), GPU support, but a large extra framework to install and models it downloads from its
 hubs on first use, so it is optional (setting ocrEngine=paddleocr).
 
-A box is four [x, y] corners in the pixel coordinates of the image given to `read`.
+A box is four [x, y] corners in the pixel coordinates of the image given to `read`. Nothing is
+downloaded by us: RapidOCR's models are in its wheel, PaddleOCR fetches its own on first use.
 """
 from __future__ import annotations
 
+import glob
+import os
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -19,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DependencyMissing, ModelUnavailable
+from ..settings import Settings
+from .weights import Weight
 
 Box = list[list[float]]
 Line = tuple[str, float, Box]
@@ -219,3 +224,43 @@ def make_engine(name: str, **options: Any) -> OcrEngine:
     """The engine for the ocrEngine setting (validated in settings.py); options go to its
     constructor (`threads` for the RapidOCR engines, used by the cost comparison)."""
     return ENGINES[name](**options)
+
+
+class OcrFamily:
+    analyzer = "ocr"
+
+    def load(self, settings: Settings, device: str) -> OcrEngine:
+        """The ocrEngine setting's engine (it runs on the CPU whatever the device)."""
+        return make_engine(settings.ocrEngine)
+
+    def weights(self, settings: Settings, device: str) -> list[Weight]:
+        def load() -> OcrEngine:
+            return self.load(settings, device)
+
+        if settings.ocrEngine == "paddleocr":
+            return [Weight("ocr", "PaddleOCR models", "downloaded by PaddleOCR itself on first use",
+                           "~/.paddlex (PaddleOCR's cache)", locate=_paddle_present, loader=load)]
+        package, module, models = (("rapidocr-onnxruntime", "rapidocr_onnxruntime",
+                                    "RapidOCR PP-OCRv4 det + rec, cls (ONNX)")
+                                   if settings.ocrEngine == "rapidocr-onnxruntime" else
+                                   ("rapidocr", "rapidocr",
+                                    "RapidOCR PP-OCRv6 small det + rec, cls (ONNX)"))
+        try:
+            found = __import__(module)
+            origin = found.__file__
+            folder = os.path.join(os.path.dirname(origin), "models") if origin else ""
+            source = f"bundled with {package}"
+        except ImportError:
+            folder, source = "", (f"bundled with {package} (not installed: "
+                                  "python -m pip install -r requirements.txt)")
+        return [Weight("ocr", models, source, folder, bundled=True,
+                       locate=lambda: folder if glob.glob(os.path.join(folder, "*.onnx")) else "",
+                       loader=load)]
+
+
+def _paddle_present() -> str:
+    path = os.path.expanduser("~/.paddlex")
+    return path if os.path.isdir(path) else ""
+
+
+OCR = OcrFamily()

@@ -156,7 +156,7 @@ def convert(target: str, graph: str | None = None) -> str:
 
     from .. import log  # noqa: PLC0415
     from . import graphdef  # noqa: PLC0415
-    from .models import import_facenet  # noqa: PLC0415
+    from .faces import import_facenet  # noqa: PLC0415
     facenet = import_facenet()
     graph = graph or graph_path()
     try:

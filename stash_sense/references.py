@@ -1,12 +1,12 @@
 """Stash data analyzers match against (studios for watermarks, the face gallery), loaded once per
-task on first use. `StaticCatalog` serves the standalone `analyze` command, which has no Stash."""
+task on first use. `StaticReferences` serves the standalone `analyze` command, which has no Stash."""
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Any
 
 
-class Catalog:
+class StashReferences:
     def __init__(self, api, store):
         self.api = api
         self.store = store
@@ -23,7 +23,7 @@ class Catalog:
         return FaceStore(self.store).galleries() if self.store is not None else {}
 
 
-class StaticCatalog:
+class StaticReferences:
     def __init__(self, studios: list[dict[str, Any]] | None = None, store=None):
         self.studios = studios or []
         self.store = store
