@@ -31,24 +31,29 @@ class TagResult:
     passed: bool                     # scene-level decision
 
 
+def merge_cells(cells: Iterable[tuple[float, float, float]], gap: float) -> list[Segment]:
+    """(start, end, score) cells -> segments: cells whose gap (start of the next minus end of the
+    merged run so far) is within `gap` seconds join one segment scored by the mean of its cells.
+    The one merge rule of both readings of a frame's time (here and timeline.py)."""
+    segments: list[Segment] = []
+    run: tuple[float, float, list[float]] | None = None
+    for start, end, score in sorted(cells):
+        if run is not None and start - run[1] <= gap + 1e-9:
+            run = (run[0], max(run[1], end), run[2] + [score])
+            continue
+        if run is not None:
+            segments.append(Segment(run[0], run[1], sum(run[2]) / len(run[2])))
+        run = (start, end, [score])
+    if run is not None:
+        segments.append(Segment(run[0], run[1], sum(run[2]) / len(run[2])))
+    return segments
+
+
 def find_segments(points: Iterable[tuple[float, float, float]], threshold: float, gap: float,
                   min_segment: float) -> list[Segment]:
     """points: (time, span, score). Returns merged segments at least `min_segment` long."""
-    hits = sorted((t, t + max(span, 0.0), score) for t, span, score in points if score >= threshold)
-    segments: list[Segment] = []
-    start = end = None
-    scores: list[float] = []
-    for t0, t1, score in hits:
-        if start is not None and t0 - end <= gap + 1e-9:
-            end = max(end, t1)
-            scores.append(score)
-            continue
-        if start is not None:
-            segments.append(Segment(start, end, sum(scores) / len(scores)))
-        start, end, scores = t0, t1, [score]
-    if start is not None:
-        segments.append(Segment(start, end, sum(scores) / len(scores)))
-    return [s for s in segments if s.length + 1e-9 >= min_segment]
+    hits = [(t, t + max(span, 0.0), score) for t, span, score in points if score >= threshold]
+    return [s for s in merge_cells(hits, gap) if s.length + 1e-9 >= min_segment]
 
 
 def aggregate_tag(points: Sequence[tuple[float, float, float]], rule: TimeRule) -> TagResult:

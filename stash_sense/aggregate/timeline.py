@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..findings import Segment
+from .segments import merge_cells
 
 
 def centred_segments(points: Iterable[tuple[float, float, float]], duration: float | None,
                      gap: float = 0.5) -> list[Segment]:
     """points: (frame time, span, score) -> sorted, merged segments inside [0, duration]."""
     end_of_scene = duration if duration and duration > 0 else None
-    cells = []
+    cells: list[tuple[float, float, float]] = []
     for t, span, score in points:
         half = max(span, 0.0) / 2
         start, end = max(0.0, t - half), t + half
@@ -27,18 +28,4 @@ def centred_segments(points: Iterable[tuple[float, float, float]], duration: flo
             end = min(end, end_of_scene)
             start = min(start, end)
         cells.append((start, end, float(score)))
-    cells.sort()
-    out: list[Segment] = []
-    scores: list[float] = []
-    start = end = None
-    for s, e, score in cells:
-        if start is not None and s - end <= gap + 1e-9:
-            end = max(end, e)
-            scores.append(score)
-            continue
-        if start is not None:
-            out.append(Segment(start, end, sum(scores) / len(scores)))
-        start, end, scores = s, e, [score]
-    if start is not None:
-        out.append(Segment(start, end, sum(scores) / len(scores)))
-    return out
+    return merge_cells(cells, gap)

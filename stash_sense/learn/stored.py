@@ -86,7 +86,8 @@ class StoredFindings:
             signals = self.store.load_signals(media.id, analyzer.name, run["model_id"])
             if analyzer.name == "faces":
                 from ..analyzers.faces import face_findings, rule_from_settings  # noqa: PLC0415
-                found.extend(face_findings(rule_from_settings(self.settings), signals))
+                found.extend(face_findings(rule_from_settings(self.settings, run["model_id"]),
+                                            signals, media.duration))
             else:
                 found.extend(analyzer.findings(media, signals))
         if with_learned and self.learned is not None:

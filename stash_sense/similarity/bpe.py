@@ -87,7 +87,7 @@ class ClipBPE:
     def __call__(self, texts: list[str]):
         """(len(texts) x context_length) int64 token ids, truncated like open_clip."""
         import numpy as np  # noqa: PLC0415
-        out = np.zeros((len(texts), self.context_length), np.int64)
+        out: np.ndarray = np.zeros((len(texts), self.context_length), np.int64)
         for row, text in enumerate(texts):
             tokens = [self.sot] + self.encode(text) + [self.eot]
             if len(tokens) > self.context_length:

@@ -60,6 +60,7 @@ class FrameIndex:
         self.folder = os.path.join(data_dir, "find", model_key(model_id))
         self.manifest: dict | None = None
         self.dim = 0
+        self.last_sync: SyncReport | None = None
 
     @classmethod
     def open(cls, embeddings: EmbeddingStore, model_id: str, data_dir: str) -> "FrameIndex":
@@ -69,9 +70,15 @@ class FrameIndex:
         return index
 
     # -- files ----------------------------------------------------------------------------------
+    def _loaded(self) -> dict:
+        """The manifest of the generation in use (sync() loads one before anything reads it)."""
+        if self.manifest is None:
+            raise RuntimeError("the similarity index is used before sync() loaded it")
+        return self.manifest
+
     def _path(self, kind: str, gen: int | None = None) -> str:
         ext = {"frames": "f16", "times": "f32", "pooled": "f16"}[kind]
-        return os.path.join(self.folder, f"{kind}-{self.manifest['gen'] if gen is None else gen}.{ext}")
+        return os.path.join(self.folder, f"{kind}-{self._loaded()['gen'] if gen is None else gen}.{ext}")
 
     def _read_manifest(self) -> dict | None:
         try:
@@ -104,14 +111,14 @@ class FrameIndex:
         self._load()
 
     def _load(self) -> None:
-        m = self.manifest
+        m = self._loaded()
         self.dim = m["dim"]
         self.scene_ids: list[str] = list(m["scenes"])
         self.frames = _memmap(self._path("frames"), DTYPE, (m["rows"], m["dim"]))
         self.times = _memmap(self._path("times"), np.float32, (m["rows"], 2))
         self._pooled = _memmap(self._path("pooled"), DTYPE, (m["prows"], m["dim"]))
         self.owner = np.full(m["rows"], -1, np.int32)
-        self.ranges = np.zeros((len(self.scene_ids), 3), np.int64)   # start, n, pooled row
+        self.ranges: np.ndarray = np.zeros((len(self.scene_ids), 3), np.int64)   # start, n, pooled row
         for pos, sid in enumerate(self.scene_ids):
             start, n, prow = m["scenes"][sid]
             self.owner[start:start + n] = pos
@@ -199,7 +206,7 @@ class FrameIndex:
 
     def _compact(self) -> None:
         """Copy the live ranges into the next generation; readers holding the old mmap keep it."""
-        old = self.manifest
+        old = self._loaded()
         m = {**old, "gen": old["gen"] + 1, "rows": 0, "prows": 0, "scenes": {}}
         writer = _Appender(self, m, fresh=True)
         try:

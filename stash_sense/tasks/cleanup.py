@@ -39,13 +39,13 @@ def cleanup(ctx) -> dict[str, Any]:
     recorded = _recorded_scene_identities(store, ledger)
     gone_scenes = []
     for sid in scene_ids:
-        created = existing.get(sid)
-        if created is None or any(r and r != created for r in recorded.get(sid, ())):
+        identity = existing.get(sid)
+        if identity is None or any(r and r != identity for r in recorded.get(sid, ())):
             forgotten["owned"] += len(ledger.rows(sid))
             store.forget_scene(sid)
             gone_scenes.append(sid)
             forgotten["scenes"] += 1
-            log.info(f"scene {sid}: {'deleted in Stash' if created is None else 'another scene now'}"
+            log.info(f"scene {sid}: {'deleted in Stash' if identity is None else 'another scene now'}"
                      "; what Stash Sense kept about it is forgotten")
     FaceStore(store).forget_faces(scene_ids=gone_scenes)   # gallery faces learned from them
     ctx.progress.set(0.4)

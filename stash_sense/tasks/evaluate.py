@@ -52,7 +52,7 @@ def evaluate(ctx) -> dict:
                     names.setdefault(f.name, f.aliases)
                     scores[f.key][sid] = max(scores[f.key].get(sid, 0.0), f.confidence)
             ctx.progress.set(0.95 * n / max(len(analysed), 1))
-    analysed = set(analysed)
+    analysed_ids = set(analysed)
     pairs = []                                   # (plugin tag, the user's tag)
     for name, aliases in names.items():
         user = next((by_name[n.lower()] for n in (name, *aliases) if n.lower() in by_name), None)
@@ -60,8 +60,8 @@ def evaluate(ctx) -> dict:
             pairs.append((name, user))
     rows = []
     for name, user in sorted(pairs, key=lambda p: p[0].lower()):
-        truth = labels.positives.get(user.id, set()) & analysed
-        evaluated = analysed & (truth | labels.organized)
+        truth = labels.positives.get(user.id, set()) & analysed_ids
+        evaluated = analysed_ids & (truth | labels.organized)
         rows.append(tag_quality(name, user.name, scores[name.lower()], truth, evaluated,
                                 settings.targetPrecision).as_dict())
     for r in rows:
@@ -71,8 +71,8 @@ def evaluate(ctx) -> dict:
               f"{r['recall_at']:.2f}" if r["threshold"] is not None else r["note"])
         log.info(f"quality {r['name']!r} (your tag {r['user_tag']!r}): {r['evaluated']} scenes, "
                  f"{r['positives']} tagged by you; precision {p}, recall {rc}; {at}")
-    result = {"target_precision": settings.targetPrecision, "analysed_scenes": len(analysed),
-              "organized_scenes": len(labels.organized & analysed), "tags": rows,
+    result = {"target_precision": settings.targetPrecision, "analysed_scenes": len(analysed_ids),
+              "organized_scenes": len(labels.organized & analysed_ids), "tags": rows,
               "generated_at": time.time(), "seconds": round(time.perf_counter() - started, 2)}
     if not rows:
         result["message"] = ("none of your tags matches a tag the plugin can produce on an "

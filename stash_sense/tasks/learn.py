@@ -95,7 +95,7 @@ def train_all(labels, ids: list[str], pooled: np.ndarray, settings, progress=Non
                                 f"{settings.learnMinScenes}")
             reports.append(report)
             continue
-        is_pos = np.zeros(len(ids), bool)
+        is_pos: np.ndarray = np.zeros(len(ids), bool)
         is_pos[pos] = True
         neg = np.nonzero(~is_pos)[0]
         cap = max(MAX_NEGATIVES, 20 * len(pos))
@@ -128,11 +128,13 @@ def fit_frames(item: LearnedTag, marked: dict[str, list[tuple[float, float]]],
     frames of up to NEGATIVE_SCENES scenes without the tag (read one scene at a time)."""
     take = list(rng.choice(negatives, min(len(negatives), max(NEGATIVE_SCENES, len(marked))),
                            replace=False)) if negatives else []
-    X, y, groups = [], [], []
+    X: list[np.ndarray] = []
+    y: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
     for g, vec in enumerate(frames_of(sorted(marked) + sorted(take))):
         spans = marked.get(vec.scene_id, [])
         mid = vec.times[:, 0] + vec.times[:, 1] / 2
-        inside = np.zeros(len(mid), bool)
+        inside: np.ndarray = np.zeros(len(mid), bool)
         for a, b in spans:
             inside |= (mid >= a) & (mid <= b)
         X.append(vec.frames)
