@@ -1,5 +1,5 @@
-"""Shared setup for end-to-end tests: a Stash stand-in on the real schema, the plugin run as Stash
-runs it, and snapshots of what the library looks like afterwards."""
+"""Helpers for end-to-end tests (the `stash` fixture itself is in tests/conftest.py): the plugin's
+settings in the stand-in, and snapshots of what the library looks like afterwards."""
 from __future__ import annotations
 
 import pytest
@@ -9,18 +9,8 @@ from tests.standin.schema import schema_available
 PLUGIN_ID = "stash_sense"
 
 
-@pytest.fixture
-def stash():
-    """A running Stash stand-in that fails the test on any request Stash's schema would reject."""
-    from tests.standin.server import FakeStash
-    require_schema()
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
-
-
-def require_schema():
+def require_schema() -> None:
+    """Skip the test where Stash's SDL is absent: the stand-in cannot run without it."""
     if not schema_available():
         pytest.skip("../shared/stash-schema is absent: the Stash stand-in needs Stash's SDL")
 
