@@ -2,11 +2,15 @@
 settings in the stand-in, and snapshots of what the library looks like afterwards."""
 from __future__ import annotations
 
+import time
+from typing import Callable, TypeVar
+
 import pytest
 
 from tests.standin.schema import schema_available
 
 PLUGIN_ID = "stash_sense"
+T = TypeVar("T")
 
 
 def require_schema() -> None:
@@ -36,3 +40,13 @@ def snapshot(stash, scene_id) -> dict:
 
 def mutations(stash) -> list[dict]:
     return [r for r in stash.requests if r["query"].lstrip().startswith("mutation")]
+
+
+def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
+    """Poll `check` until it returns something truthy and return that (its last, falsy answer
+    after `timeout` seconds): for what follows a step the test took (a request still in flight,
+    a job ending), where a fixed sleep would be both slow and flaky."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
