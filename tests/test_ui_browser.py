@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
 from tests.e2e import configure, eventually
 from tests.ui.browser import Browser, available, build_site
+
+if TYPE_CHECKING:
+    from tests.standin.server import FakeStash
 
 REPO = Path(__file__).resolve().parents[1]
 TAB = "a.stash-sense-tab-link"
@@ -65,7 +69,7 @@ def plugin(stash, tmp_path):
     return attach_plugin(stash, hooks=False, run_tasks="background")
 
 
-def analyzed(stash, data_dir: Path, sid: str) -> dict[str, int]:
+def analyzed(stash: FakeStash, data_dir: Path, sid: str) -> dict[str, int]:
     """What an analysis of `sid` leaves in the plugin's store, written through its Store: open
     suggestions of several kinds and categories, one already applied, one rejected so often that
     its threshold was raised, earlier decisions on Pool and on the performer. The studio and the
@@ -101,7 +105,7 @@ def analyzed(stash, data_dir: Path, sid: str) -> dict[str, int]:
     return ids
 
 
-def colour_scene(stash, title: str) -> str:
+def colour_scene(stash: FakeStash, title: str) -> str:
     """Red from 100 s to 300 s, blue from 400 s to the end: the scripted analyzer's findings."""
     from tests.standin.media import synthetic_sprite, vtt_text
     jpeg, _ = synthetic_sprite(600, lambda t: RED if 100 <= t < 300 else BLUE if t >= 400 else None)
@@ -111,14 +115,14 @@ def colour_scene(stash, title: str) -> str:
 
 @pytest.fixture()
 def open_tab(stash, plugin, browser, tmp_path):
-    """Opens the tab on a new scene: `analysis="seeded"` writes analyzed() into the store first,
-    `make` makes the scene (default: a scene with no sprite). Returns (scene id, ids by name)."""
-
+    """Opens the tab on a new scene: `seeded` writes analyzed() into the store first, `make`
+    makes the scene (default: one with no sprite). Returns (scene id, suggestion ids by name)."""
     page_requests_from: list[int] = []        # what the plugin fetched before may 404 (no sprite)
 
-    def go(title, analysis=None, query="", make=None):
+    def go(title: str, *, seeded: bool = False, query: str = "",
+           make: Callable[[FakeStash, str], str] | None = None) -> tuple[str, dict[str, int]]:
         sid = make(stash, title) if make else stash.add_scene(title)
-        ids = analyzed(stash, tmp_path / "data", sid) if analysis == "seeded" else {}
+        ids = analyzed(stash, tmp_path / "data", sid) if seeded else {}
         page_requests_from.append(len(stash.http_log))
         browser.goto(f"{stash.base_url}/harness.html?scene={sid}{query}")
         assert operations(stash, sid) == [], "the tab must not call the plugin until it is opened"
@@ -154,7 +158,7 @@ def row(sid_suggestion):
 
 
 def test_tab_shows_suggestions_by_category_and_accepts_exactly_one(stash, browser, open_tab):
-    sid, ids = open_tab("Pool party", "seeded")
+    sid, ids = open_tab("Pool party", seeded=True)
     pool, beach, couch = ids["Pool"], ids["Beach"], ids["Couch"]
     browser.wait(f"{PANEL} .ss-category")
     assert browser.texts(f"{PANEL} .ss-category-name") == [
@@ -188,7 +192,7 @@ def test_tab_shows_suggestions_by_category_and_accepts_exactly_one(stash, browse
 
 
 def test_reject_one_and_accept_a_category(stash, browser, open_tab):
-    sid, ids = open_tab("Beach day", "seeded")
+    sid, ids = open_tab("Beach day", seeded=True)
     pool, beach, low_light = ids["Pool"], ids["Beach"], ids["Low light"]
     browser.click(f"{row(beach)} .ss-reject")
     browser.wait(f"{row(beach)} .ss-status", text="Rejected")
@@ -221,7 +225,7 @@ def test_reject_one_and_accept_a_category(stash, browser, open_tab):
 
 def test_notes_and_refusals_of_a_decision_are_shown(stash, browser, open_tab):
     theirs = stash.add_studio("Their Studio")
-    sid, ids = open_tab("Studio set", "seeded",
+    sid, ids = open_tab("Studio set", seeded=True,
                         make=lambda stash, title: stash.add_scene(title, studio_id=theirs))
     studio = ids["Sunset Studios"]
     browser.click(f"{row(studio)} .ss-accept")
@@ -240,12 +244,12 @@ def test_notes_and_refusals_of_a_decision_are_shown(stash, browser, open_tab):
 
 
 def test_clicking_a_time_range_seeks_the_player(browser, open_tab):
-    _, ids = open_tab("Seek", "seeded")
+    _, ids = open_tab("Seek", seeded=True)
     browser.click(f"{row(ids['Pool'])} .ss-segment", text="6:50")
     assert browser.eval("window.__harness.seeks") == [{"via": "setTimestamp", "seconds": 410.0}]
 
     # without setTimestamp in the props the video.js player from InteractiveUtils is used
-    _, ids = open_tab("Seek player", "seeded", query="&seek=player")
+    _, ids = open_tab("Seek player", seeded=True, query="&seek=player")
     browser.click(f"{row(ids['Jane Roe'])} .ss-segment")
     assert browser.eval("window.__harness.seeks") == [{"via": "player", "seconds": 30.0}]
 
@@ -294,7 +298,8 @@ def test_errors_are_shown_in_the_tab(stash, browser, open_tab, tmp_path):
         return sid
     open_tab("Broken", make=unanalysable)
     assert browser.texts(f"{PANEL} .ss-state") == ["Error"]
-    assert "no sprite: run Tasks > Generate > Sprites" in browser.texts(f"{PANEL} .ss-error-state")[0]
+    reason = browser.texts(f"{PANEL} .ss-error-state")[0]
+    assert "no sprite: run Tasks > Generate > Sprites" in reason
 
     # the status operation itself fails (the plugin printed {"error": ...}): no store to open
     (tmp_path / "not-a-folder").write_text("")
@@ -314,8 +319,9 @@ def test_errors_are_shown_in_the_tab(stash, browser, open_tab, tmp_path):
 
 
 def test_the_tab_shows_what_the_plugin_answered(stash, plugin, browser, open_tab):
-    """Analyze now runs the real task with the scripted colour analyzer; every row shows what the
-    status operation answered; Accept writes the tag and its marker, Reject leaves the Review tag."""
+    """Analyze now runs the real task with the scripted colour analyzer; every row shows what
+    the status operation answered; Accept writes the tag and its marker; Reject leaves the
+    Review tag."""
     sid, _ = open_tab("Colours", make=colour_scene)
     browser.click(f"{PANEL} .ss-analyze")
     browser.wait(f"{PANEL} .ss-state", text="Analyzed", exact=True, timeout_ms=60000)
