@@ -1,26 +1,20 @@
-"""Shared setup for end-to-end tests: a Stash stand-in on the real schema, the plugin run as Stash
-runs it, and snapshots of what the library looks like afterwards."""
+"""Helpers for end-to-end tests (the `stash` fixture itself is in tests/conftest.py): the plugin's
+settings in the stand-in, and snapshots of what the library looks like afterwards."""
 from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
 
 import pytest
 
 from tests.standin.schema import schema_available
 
 PLUGIN_ID = "stash_sense"
+T = TypeVar("T")
 
 
-@pytest.fixture
-def stash():
-    """A running Stash stand-in that fails the test on any request Stash's schema would reject."""
-    from tests.standin.server import FakeStash
-    require_schema()
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
-
-
-def require_schema():
+def require_schema() -> None:
+    """Skip the test where Stash's SDL is absent: the stand-in cannot run without it."""
     if not schema_available():
         pytest.skip("../shared/stash-schema is absent: the Stash stand-in needs Stash's SDL")
 
@@ -46,3 +40,13 @@ def snapshot(stash, scene_id) -> dict:
 
 def mutations(stash) -> list[dict]:
     return [r for r in stash.requests if r["query"].lstrip().startswith("mutation")]
+
+
+def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
+    """Poll `check` until it returns something truthy and return that (its last, falsy answer
+    after `timeout` seconds): for what follows a step the test took (a request still in flight,
+    a job ending), where a fixed sleep would be both slow and flaky."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value

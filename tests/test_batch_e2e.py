@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import configure, mutations, require_schema, snapshot, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations, require_schema, snapshot
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin, start_plugin
 from tests.standin.server import FakeStash

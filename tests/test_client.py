@@ -4,15 +4,12 @@ import pytest
 from stash_sense.errors import StashRequestError, StashUnreachable
 from stash_sense.stash.api import StashAPI
 from stash_sense.stash.client import StashClient
-from tests.e2e import require_schema
-from tests.standin.server import FakeStash
 
 
 @pytest.fixture
-def stash():
-    require_schema()
-    with FakeStash(require_auth=True, api_key="k-123") as s:
-        yield s
+def stash_options():
+    """Stash with authentication on and an API key, as the client meets it in real installs."""
+    return {"require_auth": True, "api_key": "k-123"}
 
 
 def test_host_0000_means_local_and_the_session_cookie_authenticates(stash):

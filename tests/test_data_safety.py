@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from tests.e2e import configure, mutations, require_schema, snapshot, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations, require_schema, snapshot
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import attach_plugin, run_plugin, start_plugin
 from tests.standin.server import AbortRequest, FakeStash

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import configure, require_schema
+from tests.e2e import configure
 from tests.helpers.faces import astronaut_crop, faceless, jpeg, png
 
 pytest.importorskip("facenet_pytorch")
 
 
 @pytest.fixture
-def stash():
-    require_schema()
-    from tests.standin.server import FakeStash
-    with FakeStash(require_auth=True) as s:
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
+def stash_options():
+    """Stash with authentication on: performer images are fetched with the session cookie."""
+    return {"require_auth": True}
 
 
 def image_gets(stash) -> list[str]:

@@ -12,11 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from tests.e2e import configure, require_schema
+from tests.e2e import configure
 from tests.helpers.faces import jpeg, astronaut_crop
+from tests.standin.media import ffmpeg_available
 
 pytest.importorskip("facenet_pytorch")
 pytest.importorskip("sklearn")
+needs_ffmpeg = pytest.mark.skipif(not ffmpeg_available(), reason="ffmpeg is absent")
 
 
 def test_dbscan_groups_need_min_size_and_leave_outliers_out():
@@ -46,28 +48,14 @@ def test_the_operations_import_no_numpy_torch_or_sklearn():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
-@pytest.fixture
-def stash(monkeypatch):
-    require_schema()
-    from stash_sense.faces.engine import FaceEngine
-    from tests.helpers.faces import ColourIdentity
-    from tests.standin.media import ffmpeg_available
-    from tests.standin.server import FakeStash
-    if not ffmpeg_available():
-        pytest.skip("ffmpeg is absent")
-    identity = ColourIdentity()
-    monkeypatch.setattr(FaceEngine, "embed", lambda self, crops: identity(crops))
-    with FakeStash() as s:
-        yield s
-        assert s.schema_violations == [] and s.internal_errors == []
-
-
 def run(stash, args):
     from stash_sense.app import run as app_run
     return app_run({"server_connection": stash.server_connection(), "args": args})
 
 
-def test_a_group_of_unknown_faces_is_named_after_a_new_performer_and_undone(stash, tmp_path):
+@needs_ffmpeg
+def test_a_group_of_unknown_faces_is_named_after_a_new_performer_and_undone(stash, colour_faces,
+                                                                           tmp_path):
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
     from tests.test_faces_e2e import face_video
@@ -125,7 +113,8 @@ def test_a_group_of_unknown_faces_is_named_after_a_new_performer_and_undone(stas
     assert run(stash, {"mode": "cluster_faces"})["output"]["groups"] == 0
 
 
-def test_an_ignored_group_is_never_offered_again(stash, tmp_path):
+@needs_ffmpeg
+def test_an_ignored_group_is_never_offered_again(stash, colour_faces, tmp_path):
     from tests.test_faces_e2e import face_video
     (tmp_path / "v").mkdir()
     video = face_video(str(tmp_path / "v" / "two.mp4"), 30, 40, second_face=True)

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e import configure, require_schema
+from tests.e2e import configure
 from tests.helpers.faces import (ColourIdentity, astronaut_crop, cameraman, faceless, jpeg,
                                  on_canvas)
 
@@ -32,20 +32,6 @@ def _video_available() -> bool:
 
 pytestmark = pytest.mark.skipif(not _video_available(),
                                 reason="needs ffmpeg and stash_sense/frames/video.py")
-
-
-@pytest.fixture
-def stash(monkeypatch):
-    require_schema()
-    from stash_sense.faces.engine import FaceEngine
-    from tests.standin.server import FakeStash
-    identity = ColourIdentity()
-    monkeypatch.setattr(FaceEngine, "embed", lambda self, crops: identity(crops))
-    with FakeStash() as s:
-        s.identity = identity
-        yield s
-        assert s.schema_violations == [], "the plugin sent a request Stash's schema rejects"
-        assert s.internal_errors == []
 
 
 def face_video(path, seconds_with_face: int, total: int, second_face: bool = False) -> str:
@@ -93,7 +79,8 @@ def library(stash, tmp_path):
     return ids
 
 
-def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(stash, tmp_path):
+def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(stash, colour_faces,
+                                                                            tmp_path):
     from stash_sense.store import Store
     from stash_sense.store.ledger import Kind, Ledger
     ids = library(stash, tmp_path)
@@ -127,7 +114,7 @@ def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(sta
     added = [r for r in stash.calls("bulkSceneUpdate") if "performer_ids" in r["variables"]["input"]]
     assert [r["variables"]["input"]["performer_ids"] for r in added] == [
         {"ids": [ids["Eileen"]], "mode": "ADD"}]
-    assert stash.identity.crops >= 3            # real crops from real frames went through
+    assert colour_faces.crops >= 3            # real crops from real frames went through
 
     # a rerun changes nothing; unknown faces are none here: every face was Eileen's
     run(stash, {"mode": "tag_scene", "scene_id": ids["scene"], "applyPerformers": "true"})
@@ -141,7 +128,7 @@ def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(sta
     assert performer_names(stash, ids["scene"]) == ["Cam"]
 
 
-def test_unknown_faces_are_kept_for_clustering(stash, tmp_path):
+def test_unknown_faces_are_kept_for_clustering(stash, colour_faces, tmp_path):
     from stash_sense.models import faces as models
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
@@ -162,7 +149,8 @@ def test_unknown_faces_are_kept_for_clustering(stash, tmp_path):
     assert all(f["embedding"].shape == (512,) for f in unknown)
 
 
-def test_gallery_from_scenes_adds_only_the_tagged_performers_own_faces(stash, tmp_path):
+def test_gallery_from_scenes_adds_only_the_tagged_performers_own_faces(stash, colour_faces,
+                                                                       tmp_path):
     (tmp_path / "v").mkdir()
     video = face_video(str(tmp_path / "v" / "two.mp4"), 30, 40, second_face=True)
     eileen = stash.add_performer("Eileen", image=jpeg(astronaut_crop()))

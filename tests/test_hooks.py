@@ -12,7 +12,7 @@ import time
 import pytest
 
 from stash_sense.tasks.hooks import own_update, precheck, tags_set_or_added
-from tests.e2e import configure, require_schema, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, require_schema
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import REPO_ROOT, attach_plugin, run_plugin
 from tests.standin.server import FakeStash

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.looks import KINDS, look
-from tests.e2e import configure, mutations, snapshot, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations, snapshot
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
 

@@ -2,7 +2,7 @@
 own tagging in the stand-in, so precision, recall and the threshold are known exactly."""
 from __future__ import annotations
 
-from tests.e2e import configure, mutations, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
 

@@ -16,7 +16,6 @@ pytest.importorskip("torch")
 from stash_sense.__main__ import main  # noqa: E402
 from stash_sense.models import clip as clip_family  # noqa: E402
 from stash_sense.models import download as download_mod  # noqa: E402
-from tests.e2e import stash  # noqa: E402,F401 - the stand-in fixture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VGG_URL = ("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"

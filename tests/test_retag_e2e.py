@@ -9,7 +9,7 @@ import os
 import pytest
 
 from stash_sense.vocabulary import BUNDLED
-from tests.e2e import configure, mutations, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
 

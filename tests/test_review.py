@@ -12,7 +12,7 @@ from stash_sense.settings import load_settings
 from stash_sense.store import Store
 from stash_sense.tagging.plan import make_plan, plan_accept, plan_reject
 from stash_sense.tagging.state import Marker, Owned, SceneState
-from tests.e2e import configure, require_schema, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, require_schema
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import attach_plugin, run_plugin
 from tests.standin.server import FakeStash

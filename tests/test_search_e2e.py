@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.e2e import configure, stash  # noqa: F401 (fixture)
+from tests.e2e import configure
 from tests.helpers.looks import build_library, clip_settings
 from tests.standin.runner import run_plugin
 

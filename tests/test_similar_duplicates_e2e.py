@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.e2e import configure, mutations, stash  # noqa: F401 (fixture)
+from tests.e2e import configure, mutations
 from tests.helpers.looks import clip_settings, look
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin

@@ -7,7 +7,7 @@ from urllib.request import urlopen
 import pytest
 
 from stash_sense.frames.vtt import parse_vtt
-from tests.e2e import configure, stash  # noqa: F401 (fixture)
+from tests.e2e import configure
 from tests.helpers.looks import add_look_scene, build_library, clip_settings
 from tests.standin.runner import run_plugin
 

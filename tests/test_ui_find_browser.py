@@ -10,12 +10,11 @@ its time. Set UPDATE_SCREENSHOT=1 to rewrite docs/similar.png and docs/search.pn
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e import configure
+from tests.e2e import configure, eventually
 from tests.helpers.looks import build_library, clip_settings
 from tests.ui.browser import Browser, available, build_site
 
@@ -78,9 +77,9 @@ def test_similar_scenes_section_on_the_scene_tab(library, browser):
     for href, title, xywh, image in items:
         assert title == stash.scene(href.rsplit("/", 1)[1])["title"]
         assert len(xywh.split(",")) == 4 and "_sprite.jpg" in image
-    time.sleep(0.5)
-    sprites = [p for verb, p, code in stash.http_log if p.endswith("_sprite.jpg") and code == 200]
-    assert sprites, "the tiles' sprite sheets were loaded"
+    assert eventually(lambda: [p for verb, p, code in stash.http_log
+                               if p.endswith("_sprite.jpg") and code == 200]), \
+        "the tiles' sprite sheets were loaded"
     if os.environ.get("UPDATE_SCREENSHOT"):
         browser.screenshot(".stash-sense-tab .ss-similar", REPO / "docs" / "similar.png")
     assert page_problems(browser) == []
@@ -141,12 +140,8 @@ def test_search_page_from_the_navbar_with_a_filter_and_click_through(library, br
                           " m.querySelector('.ss-moment-time').textContent]; })()")
     assert page_problems(browser) == []
     browser.click(".ss-result .ss-moment")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        where = browser.eval("location.pathname + location.search")
-        if where.startswith("/scenes/"):
-            break
-        time.sleep(0.1)
+    where = browser.until("location.pathname.startsWith('/scenes/') && "
+                          "location.pathname + location.search", timeout_ms=10000)
     sid, clock = target
     minutes, seconds = clock.split(":")
     assert where.startswith(f"/scenes/{sid}?t=")

@@ -90,6 +90,10 @@ class StashState:
         self.plugin_config: dict[str, dict] = {}
         self.ui_config: dict = {}
         self.jobs: dict[str, dict] = {}
+        # Stash's job manager keeps only its last few ended jobs (pkg/job: the graveyard, 10);
+        # findJob answers null for an older one. None keeps every job (the default here).
+        self.graveyard_size: int | None = None
+        self._graveyard: list[str] = []
         self.plugins: list[dict] = []
         self._own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="fakestash-")
@@ -463,7 +467,10 @@ class StashState:
             job["startTime"] = self.now()
         if status in ("FINISHED", "FAILED", "CANCELLED") and not job["endTime"]:
             job["endTime"] = self.now()
+            self._graveyard.append(job["id"])
         job.update(changes)
+        while self.graveyard_size is not None and len(self._graveyard) > self.graveyard_size:
+            self.jobs.pop(self._graveyard.pop(0), None)
         return job
 
     # -------------------------------------------------------- fingerprints

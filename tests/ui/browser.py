@@ -102,6 +102,12 @@ class Browser:
     def eval(self, expr: str):
         return self._call("eval", expr=expr)
 
+    def until(self, expr: str, timeout_ms: int | None = None):
+        """Until the page expression ``expr`` is truthy (a condition of the page itself, where
+        ``wait`` for a selector does not fit); returns its value."""
+        return self._call("until", expr=expr, timeout=timeout_ms,
+                          _answer_within=(timeout_ms or 0) / 1000)
+
     def screenshot(self, selector: str, path: Path) -> None:
         self._call("screenshot", selector=selector, path=str(path))
 

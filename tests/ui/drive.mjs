@@ -11,6 +11,7 @@
 //   texts {selector}              innerText of every match
 //   count {selector}              number of matches
 //   eval {expr}                   evaluate an expression in the page, return its JSON value
+//   until {expr, timeout?}        wait until the expression is truthy in the page, return its value
 //   screenshot {selector, path}   PNG of the first match
 //   logs                          console errors/warnings and page errors since the last call
 //   close
@@ -58,6 +59,10 @@ const commands = {
   async texts(cmd) { return match(cmd).allInnerTexts(); },
   async count(cmd) { return match(cmd).count(); },
   async eval(cmd) { return page.evaluate(cmd.expr); },
+  async until(cmd) {
+    const handle = await page.waitForFunction(cmd.expr, null, { timeout: cmd.timeout || TIMEOUT });
+    return handle.jsonValue();
+  },
   async screenshot(cmd) { await match(cmd).first().screenshot({ path: cmd.path }); return cmd.path; },
   async logs() { return logs.splice(0); },
 };
