@@ -170,7 +170,7 @@ def test_the_real_video_suggests_lin_manuel_miranda_while_he_is_on_screen(tmp_pa
         out = run({**server, "args": {"mode": "tag_scene", "scene_id": sid}})
         assert out.get("error") is None, out
         store = Store.in_dir(str(tmp_path / "data"))
-        found = [r for r in store.suggestions(sid, "open") if r["kind"] == "performer"]
+        found = [r for r in store.suggestions.of_scene(sid, "open") if r.kind == "performer"]
         assert [r["target_id"] for r in found] == [ids["Lin-Manuel Miranda"]], found
         segments = json.loads(found[0]["segments"])
         confidence = found[0]["confidence"]

@@ -346,7 +346,7 @@ def test_tagme_batch_sets_studios_from_watermarks(tmp_path):
         # the OCR text of every frame is stored with the raw results
         from stash_sense.store import Store
         store = Store.in_dir(str(tmp_path / "data"))
-        signals = store.load_signals(new, "ocr")
+        signals = store.signals.load(new, "ocr")
         assert all(s.key == "ocr" for s in signals)
         frames = [s for s in signals if "composite" not in s.data]
         [median] = [s for s in signals if "composite" in s.data]    # of the 3 spread frames

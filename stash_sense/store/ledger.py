@@ -20,20 +20,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Iterable, Sequence
 
+from ..kinds import Kind, StrEnum
 from .db import Store
 
 
-class Kind(str, Enum):
-    TAG = "tag"
-    MARKER = "marker"
-    STUDIO = "studio"
-    PERFORMER = "performer"
-
-
-class State(str, Enum):
+class State(StrEnum):
     PENDING = "pending"
     COMMITTED = "committed"
     REMOVING = "removing"

@@ -76,7 +76,7 @@ class Writer:
         self._remove(plan.scene_id, Kind.PERFORMER, plan.remove_performer_ids,
                      lambda ids: self.api.update_scene_performers(plan.scene_id, ids, "REMOVE"))
         if sync_suggestions:
-            self.store.sync_suggestions(plan.scene_id, plan.applied, plan.suggestions,
+            self.store.suggestions.sync(plan.scene_id, plan.applied, plan.suggestions,
                                         owned_keys(self.ledger, plan.scene_id))
 
     # -- workflow tags (not owned: they say where the scene is in the workflow) ------------------
@@ -116,19 +116,21 @@ class Writer:
         for kind, ref, detail in plan.forget:
             name = detail.get("name") or ref
             with store.tx():
-                if kind == "marker":
+                if kind == Kind.MARKER:
                     # one wrong stretch: that marker never comes back; the tag itself may stay
                     if detail.get("seconds") is not None:
                         ReviewMemory(store).reject_span(sid, name.lower(), detail["seconds"],
                                                         detail.get("end_seconds"))
-                    store.count_feedback("tag", name.lower(), rejected=1)
-                elif kind == "tag":
+                    store.feedback.count(Kind.TAG, name.lower(), rejected=1)
+                elif kind == Kind.TAG:
                     self.ledger.reject_object(sid, Kind.TAG, ref)
-                    store.record_rejection(sid, "tag", name.lower(), name,
-                                           detail.get("category", ""), detail.get("analyzer", ""))
+                    store.suggestions.record_rejection(
+                        sid, Kind.TAG, name.lower(), name, detail.get("category", ""),
+                        detail.get("analyzer", ""))
                 else:
-                    store.record_rejection(sid, kind, ref, name, detail.get("category", kind),
-                                           detail.get("analyzer", ""))
+                    store.suggestions.record_rejection(
+                        sid, Kind(kind), ref, name, detail.get("category", kind),
+                        detail.get("analyzer", ""))
                 self.ledger.drop(sid, Kind(kind), [ref])
 
     def _detail(self, plan: Plan, name: str) -> dict[str, Any]:
