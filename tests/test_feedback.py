@@ -8,7 +8,7 @@ from stash_sense.feedback import (CAP, describe, raised_threshold, raised_thresh
 from stash_sense.findings import Finding, Segment
 from stash_sense.settings import load_settings
 from stash_sense.store import Store
-from stash_sense.tagging.plan import decide, make_plan
+from stash_sense.tagging.plan import make_plan, verdict_for
 from stash_sense.tagging.state import Owned, SceneState
 
 
@@ -107,12 +107,12 @@ def settings(**values):
     (0.1, {"reviewMode": True, "suggestThreshold": 0.5}, {}, "drop"),
 ])
 def test_decide(conf, values, raised, expected):
-    assert decide(finding("Pool", conf), settings(**values), raised) == expected
+    assert verdict_for(finding("Pool", conf), settings(**values), raised) == expected
 
 
 def test_accepted_is_applied_whatever_the_thresholds():
     s = settings(reviewMode=True, suggestThreshold=0.9)
-    assert decide(finding("Pool", 0.1), s, {"tag:pool": 0.95}, {("tag", "pool")}) == "apply"
+    assert verdict_for(finding("Pool", 0.1), s, {"tag:pool": 0.95}, {("tag", "pool")}) == "apply"
 
 
 def test_raised_threshold_drops_a_tag_from_the_plan():

@@ -98,7 +98,7 @@ class Writer:
     def _release(self, plan: Plan, scene: SceneState) -> None:
         for kind, ref, detail in plan.release:
             self.ledger.put(plan.scene_id, Kind(kind), [ref], State.RELEASED, detail, mine=False)
-            if kind == "marker":
+            if kind == Kind.MARKER:
                 log.info(f"scene {plan.scene_id}: marker {ref} ({detail.get('name')}): you edited "
                          "it, so it is yours now; Stash Sense will not remove or repeat it")
             else:
@@ -134,7 +134,7 @@ class Writer:
                 self.ledger.drop(sid, Kind(kind), [ref])
 
     def _detail(self, plan: Plan, name: str) -> dict[str, Any]:
-        f = next((f for f in plan.applied if f.kind == "tag" and f.name.lower() == name.lower()),
+        f = next((f for f in plan.applied if f.kind == Kind.TAG and f.name.lower() == name.lower()),
                  None)
         return {"name": name, "category": f.category if f else "",
                 "analyzer": f.analyzer if f else ""}
@@ -220,7 +220,7 @@ class Writer:
                                          "target": str(made.get("created_at") or "")})
             return
 
-    def _target_detail(self, plan: Plan, kind: str, ref: str) -> dict[str, Any]:
+    def _target_detail(self, plan: Plan, kind: Kind, ref: str) -> dict[str, Any]:
         f = next((f for f in plan.applied if f.kind == kind and str(f.target_id) == str(ref)),
                  None)
         return {"name": f.name, "category": f.category, "analyzer": f.analyzer} if f else {}
@@ -231,12 +231,12 @@ class Writer:
         if now is not None:
             log.info(f"scene {sid}: it has a studio now (saved meanwhile); the plugin's "
                      "studio stays a suggestion")
-            moved = [f for f in plan.applied if f.kind == "studio"]
-            plan.applied[:] = [f for f in plan.applied if f.kind != "studio"]
+            moved = [f for f in plan.applied if f.kind == Kind.STUDIO]
+            plan.applied[:] = [f for f in plan.applied if f.kind != Kind.STUDIO]
             plan.suggestions.extend(moved)
             return
         self.ledger.put(sid, Kind.STUDIO, [studio], State.PENDING,
-                        self._target_detail(plan, "studio", studio))
+                        self._target_detail(plan, Kind.STUDIO, studio))
         try:
             answer = self.api.set_scene_studio(sid, studio)
         except StashRequestError:
@@ -261,7 +261,7 @@ class Writer:
         for attempt in (1, 2):
             for pid in ids:
                 self.ledger.put(sid, Kind.PERFORMER, [pid], State.PENDING,
-                                self._target_detail(plan, "performer", pid))
+                                self._target_detail(plan, Kind.PERFORMER, pid))
             try:
                 answer = self.api.update_scene_performers(sid, ids, "ADD")
             except StashRequestError as exc:
@@ -293,7 +293,7 @@ def owned_keys(ledger: Ledger, scene_id: str) -> set[tuple[str, str]]:
         if row.state != State.COMMITTED:
             continue
         if row.kind == Kind.TAG and row.key:
-            keys.add(("tag", row.key))
+            keys.add((Kind.TAG, row.key))
         elif row.kind in (Kind.STUDIO, Kind.PERFORMER):
             keys.add((row.kind.value, row.ref))
     return keys
