@@ -154,10 +154,6 @@ class Ledger:
         with self.store.tx():
             self.db.execute("INSERT OR REPLACE INTO tag_map VALUES (?,?)", (key.lower(), tag_id))
 
-    def unmap_tag(self, tag_id: str) -> None:
-        with self.store.tx():
-            self.db.execute("DELETE FROM tag_map WHERE tag_id=?", (tag_id,))
-
     def record_merge(self, sources: Sequence[str], destination: str) -> None:
         with self.store.tx():
             now = time.time()
