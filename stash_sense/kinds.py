@@ -12,8 +12,12 @@ from enum import Enum
 
 class StrEnum(str, Enum):
     """A `str` whose values are a closed set; str() and format() give the value."""
-    __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class Kind(StrEnum):

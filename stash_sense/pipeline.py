@@ -169,7 +169,8 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
         started = time.perf_counter()
         for item in group:
             rows = by_scene.get(item.media.id, [])
-            store.signals.save(item.media.id, analyzer.name, analyzer.model_id, analyzer.source, rows)
+            store.signals.save(item.media.id, analyzer.name, analyzer.model_id, analyzer.source,
+                               rows)
             per_scene[item.media.id][analyzer.name] = [s for _, _, sig in rows for s in sig]
         stats.add("store", started)
     return per_scene
@@ -247,10 +248,12 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
     owned.gone_tags = gone_tags(resolver, owned.tags, state)
     known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
     raised = raised_thresholds(store.feedback.all()) if settings.learnFromRejections else {}
-    plan = make_plan(state, findings, owned, settings, known, store.suggestions.rejected_keys(media.id),
+    plan = make_plan(state, findings, owned, settings, known,
+                     store.suggestions.rejected_keys(media.id),
                      incorrect_tag_id=workflow.ids.get("incorrect"),
                      raised_thresholds=raised,
-                     accepted=store.suggestions.keys_with_status(media.id, SuggestionStatus.ACCEPTED),
+                     accepted=store.suggestions.keys_with_status(media.id,
+                                                                 SuggestionStatus.ACCEPTED),
                      rejected_spans=ReviewMemory(store).rejected_spans(media.id),
                      rejected_tag_ids=ledger.rejected_objects(media.id, Kind.TAG))
     for note in plan.notes:
@@ -262,7 +265,8 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
                                owned_keys(ledger, media.id))
     else:
         writer.apply(plan, state)
-    review = settings.reviewMode and bool(store.suggestions.of_scene(media.id, SuggestionStatus.OPEN))
+    review = settings.reviewMode and bool(
+        store.suggestions.of_scene(media.id, SuggestionStatus.OPEN))
     if quiet and workflow_settled(workflow, state.tag_ids, review):
         stats.add("plan+write", started)
         return False

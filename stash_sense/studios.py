@@ -251,7 +251,8 @@ class StudioMatcher:
         matches = self.match_lines(lines)
         return matches[0] if matches else None
 
-    def choose_studio(self, frames: Sequence[tuple[float, float, Sequence[str]]]) -> StudioChoice | None:
+    def choose_studio(self, frames: Sequence[tuple[float, float, Sequence[str]]]
+                      ) -> StudioChoice | None:
         """frames: (time, span, text lines). The studio most frames agree on, or None."""
         votes: dict[str, list[tuple[float, float, Match]]] = {}
         for time, span, lines in frames:

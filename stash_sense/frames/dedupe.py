@@ -56,7 +56,8 @@ def reuse_plan(frames: Sequence[Frame], threshold: float) -> list[int]:
 
 def _adjacent(a: Frame, b: Frame) -> bool:
     """b is the sprite tile right after a in the same scene (a run never spans two scenes)."""
-    return a.scene_id == b.scene_id and a.source == b.source == FrameKind.SPRITE and b.index == a.index + 1
+    return (a.scene_id == b.scene_id and a.source == b.source == FrameKind.SPRITE
+            and b.index == a.index + 1)
 
 
 def skipped(plan: Sequence[int]) -> int:

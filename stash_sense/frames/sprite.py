@@ -36,7 +36,8 @@ def slice_tiles(sheet: Image.Image, cues: list[Cue], scene_id: str) -> list[Fram
                 f"the sprite VTT points outside the sprite image (cue {index + 1}): {REGENERATE}")
         tile = sheet.crop((cue.x, cue.y, cue.x + cue.w, cue.y + cue.h))
         frames.append(Frame(scene_id=scene_id, index=index, time=cue.start,
-                            span=max(cue.end - cue.start, 0.0), image=tile, source=FrameKind.SPRITE))
+                            span=max(cue.end - cue.start, 0.0), image=tile,
+                            source=FrameKind.SPRITE))
     return frames
 
 

@@ -167,8 +167,8 @@ class Suggestions:
             old = db.execute("SELECT status FROM suggestions WHERE scene_id=? AND kind=? AND "
                              "key=?", (scene_id, Kind(kind).value, key)).fetchone()
             db.execute(
-                "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, confidence,"
-                " status, updated_at) VALUES (?,?,?,?,?,?,0,'rejected',?) ON CONFLICT(scene_id, "
+                "INSERT INTO suggestions (scene_id, kind, key, name, category, analyzer, "
+                "confidence, status, updated_at) VALUES (?,?,?,?,?,?,0,'rejected',?) ON CONFLICT(scene_id, "
                 "kind, key) DO UPDATE SET status='rejected', updated_at=excluded.updated_at",
                 (scene_id, Kind(kind).value, key, name, category, analyzer, time.time()))
         if old is None or old["status"] != SuggestionStatus.REJECTED:

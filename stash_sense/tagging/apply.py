@@ -288,7 +288,7 @@ class Writer:
 
 def owned_keys(ledger: Ledger, scene_id: str) -> set[tuple[str, str]]:
     """(kind, key) of every tag, studio and performer the plugin owns on the scene now."""
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     for row in ledger.rows(scene_id):
         if row.state != State.COMMITTED:
             continue

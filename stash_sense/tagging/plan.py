@@ -134,7 +134,8 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     rejected = set(rejected)
     rejected |= {(Kind.TAG, _key(d)) for tid, d in owned.tags.items() if tid in removed_tag_ids}
     rejected |= {(Kind.STUDIO, sid) for sid in owned.studio if scene.studio_id != sid}
-    rejected |= {(Kind.PERFORMER, pid) for pid in owned.performers if pid not in scene.performer_ids}
+    rejected |= {(Kind.PERFORMER, pid) for pid in owned.performers
+                 if pid not in scene.performer_ids}
     spans: dict[str, list[tuple[float, float]]] = {k: list(v) for k, v in
                                                    (rejected_spans or {}).items()}
     undone_markers: dict[str, dict] = {}

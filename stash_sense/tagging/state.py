@@ -32,7 +32,8 @@ class SceneState:
     performer_ids: frozenset[str]
     created_at: str = ""          # Stash's created_at of the scene: which scene, not only which id
     updated_at: str = ""
-    created: Mapping[tuple[Kind, str], str] = field(default_factory=dict)  # (kind, id) -> created_at
+    # (kind, id) -> created_at
+    created: Mapping[tuple[Kind, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_stash(cls, scene: dict[str, Any]) -> "SceneState":
