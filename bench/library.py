@@ -75,7 +75,7 @@ def build(store, vocabulary, n_scenes: int, n_tags: int, n_frames: int, dim: int
         base = concepts[c] + 0.9 * rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim) * 6
         frames = base + rng.standard_normal((n_frames, dim)).astype(np.float32) / np.sqrt(dim) * 8
         vectors.save_scene(sid, MODEL_ID, times, frames)
-        store.save_signals(sid, "clip", MODEL_ID, "sprite", [])   # the run record (scores: embeddings)
+        store.signals.save(sid, "clip", MODEL_ID, "sprite", [])   # the run record (scores: embeddings)
         detections = []
         for i, (t, span) in enumerate(times):
             sigs = []
@@ -84,7 +84,7 @@ def build(store, vocabulary, n_scenes: int, n_tags: int, n_frames: int, dim: int
                 sigs.append(Signal(t, span, cls, 0.6, {"n": 1, "boxes": [[0.1, 0.1, 0.5, 0.6,
                                                                            0.6, 0.2]]}))
             detections.append((t, span, sigs))
-        store.save_signals(sid, "objects", "ultralytics:yolo11n.pt/in2x", "sprite", detections)
+        store.signals.save(sid, "objects", "ultralytics:yolo11n.pt/in2x", "sprite", detections)
     return of_scene, duration
 
 

@@ -7,3 +7,6 @@ writer) -> workflow tags. See README.md for the layout.
 
 __version__ = "0.1.0"
 PLUGIN_ID = "stash_sense"
+# The task that analyzes one scene (stash_sense.yml, mode tag_scene): the hooks and the scene tab
+# queue it by this name.
+TAG_SCENE_TASK = "Tag one scene"

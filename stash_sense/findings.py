@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("tag", "studio", "performer")
+from .kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,10 @@ class Finding:
     """A proposal: a tag (by Stash tag name), a studio or a performer (by Stash id), with evidence.
 
     `aliases` are other names the user's existing tag may carry; `markers` says whether segments
-    should become scene markers. `confidence` is in [0, 1].
+    should become scene markers. `confidence` is in [0, 1]. `kind` is TAG, STUDIO or PERFORMER
+    (given as the bare value, it is made the Kind).
     """
-    kind: str
+    kind: Kind
     name: str
     analyzer: str
     category: str
@@ -51,10 +52,13 @@ class Finding:
     markers: bool = False
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", Kind(self.kind))
+
     @property
     def key(self) -> str:
         """Stable identity for feedback: tags by lower-cased name, others by Stash id."""
-        return self.name.lower() if self.kind == "tag" else str(self.target_id)
+        return self.name.lower() if self.kind == Kind.TAG else str(self.target_id)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "analyzer": self.analyzer,

@@ -26,6 +26,8 @@ from .models.device import resolve_device
 from .references import StashReferences
 from .store.ledger import Kind, Ledger
 from .store.review import ReviewMemory
+from .store.scene_status import ProcessingState
+from .store.suggestions import SuggestionStatus
 from .tagging.apply import Writer, owned_keys
 from .tagging.plan import make_plan
 from .tagging.state import Owned, SceneState
@@ -167,7 +169,8 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
         started = time.perf_counter()
         for item in group:
             rows = by_scene.get(item.media.id, [])
-            store.save_signals(item.media.id, analyzer.name, analyzer.model_id, analyzer.source, rows)
+            store.signals.save(item.media.id, analyzer.name, analyzer.model_id, analyzer.source,
+                               rows)
             per_scene[item.media.id][analyzer.name] = [s for _, _, sig in rows for s in sig]
         stats.add("store", started)
     return per_scene
@@ -244,11 +247,13 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
     owned = Owned.from_rows(ledger.rows(media.id))
     owned.gone_tags = gone_tags(resolver, owned.tags, state)
     known = resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
-    raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
-    plan = make_plan(state, findings, owned, settings, known, store.rejected_keys(media.id),
+    raised = raised_thresholds(store.feedback.all()) if settings.learnFromRejections else {}
+    plan = make_plan(state, findings, owned, settings, known,
+                     store.suggestions.rejected_keys(media.id),
                      incorrect_tag_id=workflow.ids.get("incorrect"),
                      raised_thresholds=raised,
-                     accepted=store.keys_with_status(media.id, "accepted"),
+                     accepted=store.suggestions.keys_with_status(media.id,
+                                                                 SuggestionStatus.ACCEPTED),
                      rejected_spans=ReviewMemory(store).rejected_spans(media.id),
                      rejected_tag_ids=ledger.rejected_objects(media.id, Kind.TAG))
     for note in plan.notes:
@@ -256,16 +261,18 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
     quiet = (skip_unchanged and not plan.changes_stash and not plan.forget and not plan.release
              and not plan.drop)
     if quiet:
-        store.sync_suggestions(media.id, plan.applied, plan.suggestions,
+        store.suggestions.sync(media.id, plan.applied, plan.suggestions,
                                owned_keys(ledger, media.id))
     else:
         writer.apply(plan, state)
-    review = settings.reviewMode and bool(store.suggestions(media.id, "open"))
+    review = settings.reviewMode and bool(
+        store.suggestions.of_scene(media.id, SuggestionStatus.OPEN))
     if quiet and workflow_settled(workflow, state.tag_ids, review):
         stats.add("plan+write", started)
         return False
     workflow.succeeded(writer, media.id, review=review)
-    store.set_status(media.id, "analyzed", None, list(models), scene_created_at=state.created_at)
+    store.scene_status.set(media.id, ProcessingState.ANALYZED, None, list(models),
+                           scene_created_at=state.created_at)
     stats.add("plan+write", started)
     stats.tagged.append(media.id)
     log.debug(f"{media.label}: {plan.summary()}")
@@ -277,7 +284,7 @@ def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str, writer
     label = media.label if media else f"scene {scene_id}"
     log.error(f"{label}: {reason}")
     stats.errored.append({"id": scene_id, "title": media.title if media else "", "reason": reason})
-    ctx.store.set_status(scene_id, "error", reason)
+    ctx.store.scene_status.set(scene_id, ProcessingState.ERROR, reason)
     try:
         workflow.failed(writer, scene_id)
     except SceneError as exc:

@@ -141,7 +141,8 @@ class Match:
 
 
 @dataclass
-class Decision:
+class StudioChoice:
+    """The studio the frames agree on, with the evidence for it."""
     studio_id: str
     studio: str
     score: float                     # mean score over the frames that agree
@@ -250,7 +251,8 @@ class StudioMatcher:
         matches = self.match_lines(lines)
         return matches[0] if matches else None
 
-    def decide(self, frames: Sequence[tuple[float, float, Sequence[str]]]) -> Decision | None:
+    def choose_studio(self, frames: Sequence[tuple[float, float, Sequence[str]]]
+                      ) -> StudioChoice | None:
         """frames: (time, span, text lines). The studio most frames agree on, or None."""
         votes: dict[str, list[tuple[float, float, Match]]] = {}
         for time, span, lines in frames:
@@ -268,7 +270,7 @@ class StudioMatcher:
         seen = sum(len(v) for v in votes.values())
         score = _mean(top)
         first = top[0][2]
-        return Decision(first.studio_id, first.studio, score,
+        return StudioChoice(first.studio_id, first.studio, score,
                         confidence=round(score / 100.0 * len(top) / seen, 4), frames=top,
                         others={v[0][2].studio: len(v) for v in ranked[1:]})
 

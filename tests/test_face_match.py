@@ -8,7 +8,7 @@ import pytest
 
 from stash_sense.analyzers.faces import face_findings
 from stash_sense.faces.match import (FaceMatch, Gallery, MatchRule, Observation, consistent_faces,
-                                     decide, frame_strength, match_faces, unit)
+                                     frame_strength, match_faces, performers_seen, unit)
 from stash_sense.findings import Signal
 
 RULE = MatchRule(threshold=0.5, margin=0.08, min_frames=2, strong=0.75)
@@ -62,19 +62,19 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_scene_decisions(name):
     observations, expected = CASES[name]
-    assert sorted(d.performer_id for d in decide(observations, RULE)) == expected
+    assert sorted(d.performer_id for d in performers_seen(observations, RULE)) == expected
 
 
 def test_min_frames_is_the_setting():
     three = [obs(0, "a", .8), obs(5, "a", .8), obs(9, "a", .8)]
-    assert decide(three, MatchRule(min_frames=3))[0].frames == 3
-    assert decide(three, MatchRule(min_frames=4)) == []
-    assert decide(three[:1], MatchRule(min_frames=1))[0].frames == 1
+    assert performers_seen(three, MatchRule(min_frames=3))[0].frames == 3
+    assert performers_seen(three, MatchRule(min_frames=4)) == []
+    assert performers_seen(three[:1], MatchRule(min_frames=1))[0].frames == 1
 
 
 def test_confidence_reflects_strength_margin_and_shots_not_frame_count():
     def conf(observations):
-        (d,) = decide(observations, RULE)
+        (d,) = performers_seen(observations, RULE)
         return d.confidence
     weak2 = conf([obs(0, "a", .5), obs(5, "a", .5)])
     weak10 = conf([obs(t, "a", .5) for t in range(0, 50, 5)])
@@ -94,13 +94,13 @@ def test_confidence_reflects_strength_margin_and_shots_not_frame_count():
 def test_frames_of_one_shot_are_one_piece_of_evidence():
     still = (10, 10, 90, 110)
     moved = (400, 10, 480, 110)
-    (d,) = decide([obs(0, "a", .7, box=still), obs(5, "a", .72, box=(12, 11, 91, 112)),
+    (d,) = performers_seen([obs(0, "a", .7, box=still), obs(5, "a", .72, box=(12, 11, 91, 112)),
                    obs(10, "a", .7, box=moved), obs(15, "a", .7, box=still)], RULE)
     assert d.frames == 4 and d.pieces == 3
 
 
 def test_decision_reports_frames_points_and_mean():
-    (d,) = decide([obs(9, "a", .6), obs(2, "a", .8), obs(2, "a", .7)], RULE)
+    (d,) = performers_seen([obs(9, "a", .6), obs(2, "a", .8), obs(2, "a", .7)], RULE)
     assert d.frames == 2 and [p[0] for p in d.points] == [2, 9]
     assert d.mean_score == pytest.approx(0.7) and [p[2] for p in d.points] == [.8, .6]
 

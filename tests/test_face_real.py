@@ -123,7 +123,7 @@ def test_both_people_in_a_two_face_photo(engine, gallery_faces, model_dir, photo
 def test_a_borderline_match_stays_below_0_9_and_a_clear_one_reaches_it(engine, gallery_faces):
     """Confidence calibrated on the real pairs: the weakest right identification measured and
     the median one, each seen in two different shots."""
-    from stash_sense.faces.match import FaceMatch, Observation, decide, match_faces
+    from stash_sense.faces.match import FaceMatch, Observation, match_faces, performers_seen
     probes = data.labelled(engine, {p: [n] for p, n in SINGLES.items()})
     matches = sorted((m for m in match_faces(np.stack([e for *_, e in probes]),
                                              gallery(gallery_faces))
@@ -132,7 +132,7 @@ def test_a_borderline_match_stays_below_0_9_and_a_clear_one_reaches_it(engine, g
 
     def confidence(m: FaceMatch) -> float:
         seen = [Observation(t, 5.0, m, (100.0 * t, 0, 100.0 * t + 60, 80)) for t in (2.5, 30)]
-        (d,) = decide(seen, rule(engine))
+        (d,) = performers_seen(seen, rule(engine))
         return d.confidence
     assert weakest.score < 0.6 and confidence(weakest) < 0.9
     borderline = FaceMatch(weakest.best, rule(engine).threshold + 0.01, weakest.second,
@@ -170,7 +170,7 @@ def test_the_real_video_suggests_lin_manuel_miranda_while_he_is_on_screen(tmp_pa
         out = run({**server, "args": {"mode": "tag_scene", "scene_id": sid}})
         assert out.get("error") is None, out
         store = Store.in_dir(str(tmp_path / "data"))
-        found = [r for r in store.suggestions(sid, "open") if r["kind"] == "performer"]
+        found = [r for r in store.suggestions.of_scene(sid, "open") if r.kind == "performer"]
         assert [r["target_id"] for r in found] == [ids["Lin-Manuel Miranda"]], found
         segments = json.loads(found[0]["segments"])
         confidence = found[0]["confidence"]

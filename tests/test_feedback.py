@@ -8,7 +8,7 @@ from stash_sense.feedback import (CAP, describe, raised_threshold, raised_thresh
 from stash_sense.findings import Finding, Segment
 from stash_sense.settings import load_settings
 from stash_sense.store import Store
-from stash_sense.tagging.plan import decide, make_plan
+from stash_sense.tagging.plan import make_plan, verdict_for
 from stash_sense.tagging.state import Owned, SceneState
 
 
@@ -56,36 +56,36 @@ def finding(name="Pool", conf=0.8, kind="tag", target=None):
 
 def test_store_counts_follow_decisions_and_changes_of_mind(tmp_path):
     store = Store.in_dir(str(tmp_path))
-    store.sync_suggestions("1", [], [finding("Pool"), finding("Beach")], set())
-    pool, beach = sorted(store.suggestions("1", "open"), key=lambda r: r["name"] != "Pool")
-    assert store.decide(pool["id"], "rejected") is True
-    assert store.decide(pool["id"], "rejected") is False           # idempotent: counted once
-    assert store.feedback()[("tag", "pool")] == (0, 1)
-    store.decide(pool["id"], "accepted")                             # changed their mind
-    assert store.feedback()[("tag", "pool")] == (1, 0)
-    store.decide(beach["id"], "accepted")
-    assert store.keys_with_status("1", "accepted") == {("tag", "pool"), ("tag", "beach")}
+    store.suggestions.sync("1", [], [finding("Pool"), finding("Beach")], set())
+    pool, beach = sorted(store.suggestions.of_scene("1", "open"), key=lambda r: r.name != "Pool")
+    assert store.suggestions.record_decision(pool.id, "rejected") is True
+    assert store.suggestions.record_decision(pool.id, "rejected") is False   # idempotent: counted once
+    assert store.feedback.all()[("tag", "pool")] == (0, 1)
+    store.suggestions.record_decision(pool.id, "accepted")          # changed their mind
+    assert store.feedback.all()[("tag", "pool")] == (1, 0)
+    store.suggestions.record_decision(beach.id, "accepted")
+    assert store.suggestions.keys_with_status("1", "accepted") == {("tag", "pool"), ("tag", "beach")}
     # the user removes a tag they had accepted: the count moves again
-    store.record_rejection("1", "tag", "beach", "Beach", "location", "clip")
-    assert store.feedback()[("tag", "beach")] == (0, 1)
-    assert store.rejected_keys("1") == {("tag", "beach")}
+    store.suggestions.record_rejection("1", "tag", "beach", "Beach", "location", "clip")
+    assert store.feedback.all()[("tag", "beach")] == (0, 1)
+    assert store.suggestions.rejected_keys("1") == {("tag", "beach")}
 
 
 def test_sync_keeps_decisions_and_tracks_what_was_applied(tmp_path):
     store = Store.in_dir(str(tmp_path))
-    store.sync_suggestions("1", [finding("Pool", 0.9)], [finding("Beach", 0.4)], {("tag", "pool")})
-    assert {r["name"]: r["status"] for r in store.suggestions("1")} == {"Pool": "applied",
+    store.suggestions.sync("1", [finding("Pool", 0.9)], [finding("Beach", 0.4)], {("tag", "pool")})
+    assert {r.name: r.status for r in store.suggestions.of_scene("1")} == {"Pool": "applied",
                                                                        "Beach": "open"}
-    beach = store.suggestions("1", "open")[0]
-    store.decide(beach["id"], "rejected")
+    beach = store.suggestions.of_scene("1", "open")[0]
+    store.suggestions.record_decision(beach.id, "rejected")
     # next run: Pool is only a suggestion now and no longer ours; Beach found again
-    store.sync_suggestions("1", [], [finding("Pool", 0.5), finding("Beach", 0.5)], set())
-    assert {r["name"]: r["status"] for r in store.suggestions("1")} == {"Pool": "open",
+    store.suggestions.sync("1", [], [finding("Pool", 0.5), finding("Beach", 0.5)], set())
+    assert {r.name: r.status for r in store.suggestions.of_scene("1")} == {"Pool": "open",
                                                                        "Beach": "rejected"}
     # an applied row whose tag we still own stays 'applied' even when only suggested now
-    store.sync_suggestions("2", [finding("Pool")], [], {("tag", "pool")})
-    store.sync_suggestions("2", [], [finding("Pool")], {("tag", "pool")})
-    assert store.suggestions("2")[0]["status"] == "applied"
+    store.suggestions.sync("2", [finding("Pool")], [], {("tag", "pool")})
+    store.suggestions.sync("2", [], [finding("Pool")], {("tag", "pool")})
+    assert store.suggestions.of_scene("2")[0].status == "applied"
 
 
 # ---- thresholds in the plan -----------------------------------------------------------------------
@@ -107,12 +107,12 @@ def settings(**values):
     (0.1, {"reviewMode": True, "suggestThreshold": 0.5}, {}, "drop"),
 ])
 def test_decide(conf, values, raised, expected):
-    assert decide(finding("Pool", conf), settings(**values), raised) == expected
+    assert verdict_for(finding("Pool", conf), settings(**values), raised) == expected
 
 
 def test_accepted_is_applied_whatever_the_thresholds():
     s = settings(reviewMode=True, suggestThreshold=0.9)
-    assert decide(finding("Pool", 0.1), s, {"tag:pool": 0.95}, {("tag", "pool")}) == "apply"
+    assert verdict_for(finding("Pool", 0.1), s, {"tag:pool": 0.95}, {("tag", "pool")}) == "apply"
 
 
 def test_raised_threshold_drops_a_tag_from_the_plan():

@@ -150,7 +150,7 @@ def test_labels_do_not_count_the_plugins_own_tags_unless_the_user_confirmed_them
     ledger = Ledger(store)
     ledger.put("1", Kind.TAG, ["10"], State.COMMITTED, {"name": "Beach"})   # ours, left in place
     ledger.put("2", Kind.TAG, ["10"], State.COMMITTED, {"name": "Beach"})   # ours, scene organized
-    store.record_rejection("4", "tag", "beach", "Beach", "location", "clip")
+    store.suggestions.record_rejection("4", "tag", "beach", "Beach", "location", "clip")
 
     class Api:
         def all_tags(self):

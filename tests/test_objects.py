@@ -199,9 +199,9 @@ def test_findings_recompute_from_the_store(tmp_path, vocab_path, analyzer):
     from stash_sense.store import Store
     store = Store.in_dir(str(tmp_path))
     signals = [det(t, "couch", (0.9, 0.1), (0.3, 0.5)) for t in (0, 10, 20)]
-    store.save_signals("1", "objects", analyzer.model_id, "sprite",
+    store.signals.save("1", "objects", analyzer.model_id, "sprite",
                        [(s.time, s.span, [s]) for s in signals])
-    loaded = store.load_signals("1", "objects")
+    loaded = store.signals.load("1", "objects")
     assert object_findings(analyzer.ctx.settings, analyzer.ctx.vocabulary, SCENE, loaded) == \
         object_findings(analyzer.ctx.settings, analyzer.ctx.vocabulary, SCENE, signals)
 

@@ -93,15 +93,15 @@ def test_min_score_is_the_setting():
 
 def test_agreement_across_frames():
     m = StudioMatcher(STUDIOS)
-    one = m.decide([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["nothing"]), (3.0, 1.0, [])])
+    one = m.choose_studio([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["nothing"]), (3.0, 1.0, [])])
     assert one is None                                  # a single frame is not enough
-    two = m.decide([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["moxie"]), (3.0, 1.0, ["KINETIX"])])
+    two = m.choose_studio([(1.0, 1.0, ["MOXIE"]), (2.0, 1.0, ["moxie"]), (3.0, 1.0, ["KINETIX"])])
     assert two.studio == "Moxie" and len(two.frames) == 2 and two.others == {"Kinetix": 1}
     assert two.confidence == pytest.approx(2 / 3, abs=1e-3)
-    tie = m.decide([(1, 1, ["MOXIE"]), (2, 1, ["moxie"]), (3, 1, ["kinetix"]), (4, 1, ["KINETIX"])])
+    tie = m.choose_studio([(1, 1, ["MOXIE"]), (2, 1, ["moxie"]), (3, 1, ["kinetix"]), (4, 1, ["KINETIX"])])
     assert tie is None                                  # two studios equally supported
-    assert m.decide([(1, 1, ["x"])]) is None
-    assert StudioMatcher([]).decide([(1, 1, ["MOXIE"]), (2, 1, ["MOXIE"])]) is None
+    assert m.choose_studio([(1, 1, ["x"])]) is None
+    assert StudioMatcher([]).choose_studio([(1, 1, ["MOXIE"]), (2, 1, ["MOXIE"])]) is None
 
 
 def _signal(t, lines):
@@ -346,7 +346,7 @@ def test_tagme_batch_sets_studios_from_watermarks(tmp_path):
         # the OCR text of every frame is stored with the raw results
         from stash_sense.store import Store
         store = Store.in_dir(str(tmp_path / "data"))
-        signals = store.load_signals(new, "ocr")
+        signals = store.signals.load(new, "ocr")
         assert all(s.key == "ocr" for s in signals)
         frames = [s for s in signals if "composite" not in s.data]
         [median] = [s for s in signals if "composite" in s.data]    # of the 3 spread frames

@@ -270,10 +270,10 @@ def test_incorrect_and_deleted_markers_are_rejections(stash, tmp_path):
     tag_scene(stash, sid)
     assert names() == []                                 # removed and never created again
     assert {"Red", "Blue"} <= set(stash.scene_tag_names(sid))   # the tags themselves stay
-    feedback = Store.in_dir(str(tmp_path / "data")).feedback()
+    feedback = Store.in_dir(str(tmp_path / "data")).feedback.all()
     assert feedback[("tag", "red")] == (0, 1) and feedback[("tag", "blue")] == (0, 1)
     tag_scene(stash, sid)
-    assert names() == [] and Store.in_dir(str(tmp_path / "data")).feedback()[("tag", "red")] == (0, 1)
+    assert names() == [] and Store.in_dir(str(tmp_path / "data")).feedback.all()[("tag", "red")] == (0, 1)
 
 
 def test_learn_from_rejections_raises_the_threshold(stash, tmp_path):
@@ -281,7 +281,7 @@ def test_learn_from_rejections_raises_the_threshold(stash, tmp_path):
     configure(stash, tmp_path, analyzers=COLOR, reviewMode=True, gapSeconds=20)
     attach_plugin(stash, hooks=False)
     tag_scene(stash, sid)
-    Store.in_dir(str(tmp_path / "data")).count_feedback("tag", "red", accepted=1, rejected=4)
+    Store.in_dir(str(tmp_path / "data")).feedback.count("tag", "red", accepted=1, rejected=4)
     status, _ = op(stash, mode="status", scene_id=sid)
     assert by_name(status)["Red"]["threshold_raised_to"] is None        # opt-in: off
 

@@ -45,9 +45,9 @@ def test_a_store_from_the_first_release_is_migrated_and_keeps_its_data(tmp_path)
     assert rows[(Kind.TAG, "12")].detail["name"] == "Pool" and rows[(Kind.TAG, "12")].identity == {}
     assert rows[(Kind.MARKER, "30")].detail["seconds"] == 10.0
     assert Ledger(store).tag_for("pool") == "12"          # followed by id from now on
-    assert store.status("7")["models"] == ["open_clip:ViT-B-32/x"]
-    assert store.rejected_keys("7") == {("tag", "beach")}
-    assert store.feedback() == {("tag", "beach"): (0, 1)}
+    assert store.scene_status.get("7").models == ("open_clip:ViT-B-32/x",)
+    assert store.suggestions.rejected_keys("7") == {("tag", "beach")}
+    assert store.feedback.all() == {("tag", "beach"): (0, 1)}
     store.close()
     again = Store(str(path))                                # a second open changes nothing
     assert len(Ledger(again).rows("7")) == 2
@@ -67,16 +67,16 @@ def test_nested_units_of_work_commit_with_the_outer_one(tmp_path):
     store = Store(str(tmp_path / "s.sqlite"))
     with pytest.raises(RuntimeError):
         with store.tx():
-            store.count_feedback("tag", "a", accepted=1)        # its own unit, nested
+            store.feedback.count("tag", "a", accepted=1)        # its own unit, nested
             raise RuntimeError("the outer unit fails")
-    assert store.feedback() == {}
+    assert store.feedback.all() == {}
     with store.tx():
-        store.count_feedback("tag", "a", accepted=1)
+        store.feedback.count("tag", "a", accepted=1)
         with pytest.raises(RuntimeError):
             with store.tx():
-                store.count_feedback("tag", "b", accepted=1)
+                store.feedback.count("tag", "b", accepted=1)
                 raise RuntimeError("only the inner unit fails")
-    assert store.feedback() == {("tag", "a"): (1, 0)}
+    assert store.feedback.all() == {("tag", "a"): (1, 0)}
 
 
 def test_ledger_rows_are_whole_and_owned_by_their_writer(tmp_path):

@@ -4,7 +4,7 @@ matched against the face gallery built from the user's own performers (task buil
 Source "video": sprite tiles are 160 px wide, so faces on them are ~15-25 px — too small to
 recognise. Each detected face becomes one signal (key "face", score = cosine to the best
 performer) whose data keeps the box, the detection probability and the two best performers, so
-findings (stash_sense.faces.match.decide: N-frame agreement, margin, confidence) can be recomputed
+findings (faces.match.performers_seen: N-frame agreement, margin, confidence) can be recomputed
 from the store with other thresholds. Every face's embedding is kept in the store's scene_faces
 table (performer or unknown) for later clustering. Nothing leaves the machine.
 """
@@ -15,8 +15,8 @@ from typing import Sequence
 
 from .. import log
 from ..aggregate.timeline import centred_segments
-from ..faces.match import (FaceMatch, Gallery, MatchRule, Observation, decide, match_faces,
-                           rule_for)
+from ..faces.match import (FaceMatch, Gallery, MatchRule, Observation, match_faces,
+                           performers_seen, rule_for)
 from ..findings import Finding, Signal
 from ..frames.types import Frame, SceneMedia
 from ..models.faces import import_facenet
@@ -138,7 +138,7 @@ def face_findings(rule: MatchRule, signals: Sequence[Signal],
     names = {s.data.get("performer"): s.data.get("name") for s in signals
              if s.key == "face" and s.data and s.data.get("performer")}
     found = []
-    for d in decide(observations(signals), rule):
+    for d in performers_seen(observations(signals), rule):
         segments = tuple(centred_segments(d.points, duration))
         found.append(Finding(kind="performer", name=names.get(d.performer_id) or d.performer_id,
                              analyzer="faces", category=CATEGORY, confidence=d.confidence,

@@ -275,7 +275,7 @@ def studio_findings(matcher: StudioMatcher, scene: SceneMedia,
                     signals: Sequence[Signal]) -> list[Finding]:
     if not matcher.names:
         return []
-    decision = matcher.decide(frame_texts(signals))
+    decision = matcher.choose_studio(frame_texts(signals))
     if decision is None:
         return []
     end = scene.duration or None

@@ -20,6 +20,7 @@ from .. import log
 from ..analyzers.base import Analyzer, AnalyzerContext, analyzer_class, check_names
 from ..errors import EnvironmentProblem, StashSenseError
 from ..frames.types import Frame, SceneMedia
+from ..kinds import FrameKind
 from ..references import StaticReferences
 from ..settings import load_settings
 from ..vocabulary import load_vocabulary
@@ -109,7 +110,8 @@ def sprite_frames(video: str, duration: float, ffmpeg: str) -> list[Frame]:
     if out.returncode != 0 or not out.stdout:
         raise EnvironmentProblem(f"ffmpeg could not read {video}: {out.stderr.decode()[-300:]}")
     images = _read_ppm_stream(out.stdout)
-    return [Frame("local", i, i * step, step, img, "sprite") for i, img in enumerate(images)]
+    return [Frame("local", i, i * step, step, img, FrameKind.SPRITE)
+            for i, img in enumerate(images)]
 
 
 def analyze(args) -> dict:

@@ -162,7 +162,8 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class Decision:
+class SeenPerformer:
+    """A performer the scene's faces agree on, with how sure and on what evidence."""
     performer_id: str
     confidence: float
     frames: int
@@ -212,7 +213,7 @@ def combine(strengths: Sequence[float]) -> float:
     return mean + (1.0 - mean) * 0.5 * (1.0 - 0.5 ** (len(strengths) - 1))
 
 
-def decide(observations: Sequence[Observation], rule: MatchRule) -> list[Decision]:
+def performers_seen(observations: Sequence[Observation], rule: MatchRule) -> list[SeenPerformer]:
     """Performers seen in at least rule.min_frames frames, most confident first."""
     best_per_frame: dict[str, dict[float, Observation]] = {}
     votes: dict[str, int] = {}
@@ -242,7 +243,7 @@ def decide(observations: Sequence[Observation], rule: MatchRule) -> list[Decisio
         agreement = votes[pid] / (votes[pid] + contested.get(pid, 0))
         ordered = sorted(frames.values(), key=lambda o: o.time)
         scores = [o.match.score for o in ordered]
-        decisions.append(Decision(pid, round(combine(strengths) * agreement, 4), len(frames),
+        decisions.append(SeenPerformer(pid, round(combine(strengths) * agreement, 4), len(frames),
                                   len(pieces), round(float(np.mean(scores)), 4),
                                   tuple((o.time, o.span, o.match.score) for o in ordered)))
     return sorted(decisions, key=lambda d: (-d.confidence, d.performer_id))

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..kinds import FrameKind
 from .types import Frame
 
 GRID = (16, 9)          # blocks across x down: 10x10 px on Stash's 160x90 tiles
@@ -55,7 +56,8 @@ def reuse_plan(frames: Sequence[Frame], threshold: float) -> list[int]:
 
 def _adjacent(a: Frame, b: Frame) -> bool:
     """b is the sprite tile right after a in the same scene (a run never spans two scenes)."""
-    return a.scene_id == b.scene_id and a.source == b.source == "sprite" and b.index == a.index + 1
+    return (a.scene_id == b.scene_id and a.source == b.source == FrameKind.SPRITE
+            and b.index == a.index + 1)
 
 
 def skipped(plan: Sequence[int]) -> int:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from .. import log
 from ..errors import FramesUnavailable
+from ..kinds import FrameKind
 from ..stash.client import StashClient
 from .decode import decode_image
 from .download import download
@@ -35,14 +36,15 @@ def slice_tiles(sheet: Image.Image, cues: list[Cue], scene_id: str) -> list[Fram
                 f"the sprite VTT points outside the sprite image (cue {index + 1}): {REGENERATE}")
         tile = sheet.crop((cue.x, cue.y, cue.x + cue.w, cue.y + cue.h))
         frames.append(Frame(scene_id=scene_id, index=index, time=cue.start,
-                            span=max(cue.end - cue.start, 0.0), image=tile, source="sprite"))
+                            span=max(cue.end - cue.start, 0.0), image=tile,
+                            source=FrameKind.SPRITE))
     return frames
 
 
 class SpriteSource(FrameSource):
     """Fetches the sprite and VTT through the URLs Stash's GraphQL gives, with the session's auth."""
 
-    name = "sprite"
+    name = FrameKind.SPRITE
 
     def __init__(self, client: StashClient, deadline: float | None = None):
         self.client = client

@@ -7,6 +7,8 @@ from typing import Any
 
 from PIL import Image
 
+from ..kinds import FrameKind
+
 
 @dataclass(frozen=True)
 class SceneMedia:
@@ -46,14 +48,14 @@ class Frame:
     time: float
     span: float
     image: Image.Image = field(compare=False, repr=False)
-    source: str = "sprite"
+    source: FrameKind = FrameKind.SPRITE
 
 
 class FrameSource(ABC):
     """Produces the frames of one scene. Raises FramesUnavailable (a SceneError) with a reason
     that says what the user can do about it."""
 
-    name: str = ""
+    name: FrameKind
 
     @abstractmethod
     def frames(self, scene: SceneMedia) -> list[Frame]:

@@ -36,6 +36,7 @@ from PIL import Image
 
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
+from ..kinds import FrameKind
 from .decode import decode_image
 from . import sampling
 from .types import Frame, FrameSource, SceneMedia
@@ -245,7 +246,7 @@ def _unreadable(source: str, reason: str) -> str:
 
 # -- the frame source ------------------------------------------------------------------------
 class VideoSource(FrameSource):
-    name = "video"
+    name = FrameKind.VIDEO
 
     def __init__(self, tools: Tools, count: int = 8, client=None, max_width: int | None = MAX_WIDTH):
         self.tools = tools

@@ -184,8 +184,3 @@ def parse_verify(lines: list[str]) -> dict:
                 break
     log.error("the import check printed no result: " + " | ".join(lines[-6:]))
     return {}
-
-
-def missing_dependency_hint() -> str:
-    return ('in Stash run Settings › Tasks › Stash Sense › "Install or repair dependencies" '
-            "(it builds Stash Sense's own Python environment)")

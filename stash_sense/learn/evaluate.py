@@ -17,8 +17,6 @@ from typing import Mapping
 
 import numpy as np
 
-MIN_EVALUATED = 1
-
 
 @dataclass
 class TagQuality:

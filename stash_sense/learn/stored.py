@@ -48,8 +48,7 @@ class StoredFindings:
     def prepare(self) -> None:
         """Load the text side of every CLIP model with stored vectors now, before anything is
         written: a text encoder that cannot load is an environment problem and stops the task."""
-        for (model_id,) in self.store.db.execute(
-                "SELECT DISTINCT model_id FROM runs WHERE analyzer='clip'"):
+        for model_id in self.store.signals.models_run("clip"):
             self.scorer(model_id)
 
     def scorer(self, model_id: str):
@@ -72,18 +71,18 @@ class StoredFindings:
         models: list[str] = []
         latest_vectors = None
         for analyzer in self.analyzers:
-            run = self.store.run_of(media.id, analyzer.name)
+            run = self.store.signals.last_run(media.id, analyzer.name)
             if run is None:
                 continue
-            models.append(run["model_id"])
-            if analyzer.name == "clip" and self.scorer(run["model_id"]) is not None:
-                vectors = self.embeddings.scene(media.id, run["model_id"])
+            models.append(run.model_id)
+            if analyzer.name == "clip" and self.scorer(run.model_id) is not None:
+                vectors = self.embeddings.scene(media.id, run.model_id)
                 if vectors is not None:
                     latest_vectors = vectors
-                    found.extend(self.scorer(run["model_id"]).findings(
+                    found.extend(self.scorer(run.model_id).findings(
                         self.settings, media, vectors.times, vectors.frames))
                     continue
-            signals = self.store.load_signals(media.id, analyzer.name, run["model_id"])
+            signals = self.store.signals.load(media.id, analyzer.name, run.model_id)
             if analyzer.name == "faces":
                 from ..analyzers.faces import face_findings, rule_from_settings  # noqa: PLC0415
                 found.extend(face_findings(rule_from_settings(self.settings, run["model_id"]),

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import json
 import time
-from enum import Enum
 from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ..kinds import StrEnum
 
 if TYPE_CHECKING:      # numpy only where embeddings are decoded: the unknown-faces operations
     import numpy as np  # (light path) list, name and ignore groups without it
 
     from ..faces.match import Gallery
 
-class GroupStatus(str, Enum):
+
+class GroupStatus(StrEnum):
     """A group of unknown faces: waiting for the user, named after a performer, or ignored."""
     OPEN = "open"
     NAMED = "named"

@@ -20,20 +20,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Iterable, Sequence
 
+from ..kinds import Kind, StrEnum
 from .db import Store
 
 
-class Kind(str, Enum):
-    TAG = "tag"
-    MARKER = "marker"
-    STUDIO = "studio"
-    PERFORMER = "performer"
-
-
-class State(str, Enum):
+class State(StrEnum):
     PENDING = "pending"
     COMMITTED = "committed"
     REMOVING = "removing"
@@ -160,10 +153,6 @@ class Ledger:
     def map_tag(self, key: str, tag_id: str) -> None:
         with self.store.tx():
             self.db.execute("INSERT OR REPLACE INTO tag_map VALUES (?,?)", (key.lower(), tag_id))
-
-    def unmap_tag(self, tag_id: str) -> None:
-        with self.store.tx():
-            self.db.execute("DELETE FROM tag_map WHERE tag_id=?", (tag_id,))
 
     def record_merge(self, sources: Sequence[str], destination: str) -> None:
         with self.store.tx():

@@ -10,9 +10,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from .db import Store
+
+
+@dataclass(frozen=True)
+class QueueMark:
+    """An analysis a hook queued (job_id None: the scene was marked TagMe for the batch)."""
+    job_id: str | None
+    queued_at: float
+
 
 class ReviewMemory:
     def __init__(self, store: Store):
@@ -42,12 +50,12 @@ class ReviewMemory:
             self.db.execute("INSERT OR REPLACE INTO queued VALUES (?,?,?)",
                             (scene_id, job_id, time.time()))
 
-    def queued(self, scene_id: str) -> dict[str, Any] | None:
+    def queued(self, scene_id: str) -> QueueMark | None:
         """The last queue mark, unless the scene was analyzed (or failed) since."""
         row = self.db.execute("SELECT * FROM queued WHERE scene_id=?", (scene_id,)).fetchone()
         if row is None:
             return None
-        status = self.store.status(scene_id)
-        if status is not None and status["updated_at"] >= row["queued_at"]:
+        status = self.store.scene_status.get(scene_id)
+        if status is not None and status.updated_at >= row["queued_at"]:
             return None
-        return {"job_id": row["job_id"], "queued_at": row["queued_at"]}
+        return QueueMark(job_id=row["job_id"], queued_at=float(row["queued_at"]))

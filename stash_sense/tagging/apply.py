@@ -76,7 +76,7 @@ class Writer:
         self._remove(plan.scene_id, Kind.PERFORMER, plan.remove_performer_ids,
                      lambda ids: self.api.update_scene_performers(plan.scene_id, ids, "REMOVE"))
         if sync_suggestions:
-            self.store.sync_suggestions(plan.scene_id, plan.applied, plan.suggestions,
+            self.store.suggestions.sync(plan.scene_id, plan.applied, plan.suggestions,
                                         owned_keys(self.ledger, plan.scene_id))
 
     # -- workflow tags (not owned: they say where the scene is in the workflow) ------------------
@@ -98,7 +98,7 @@ class Writer:
     def _release(self, plan: Plan, scene: SceneState) -> None:
         for kind, ref, detail in plan.release:
             self.ledger.put(plan.scene_id, Kind(kind), [ref], State.RELEASED, detail, mine=False)
-            if kind == "marker":
+            if kind == Kind.MARKER:
                 log.info(f"scene {plan.scene_id}: marker {ref} ({detail.get('name')}): you edited "
                          "it, so it is yours now; Stash Sense will not remove or repeat it")
             else:
@@ -116,23 +116,25 @@ class Writer:
         for kind, ref, detail in plan.forget:
             name = detail.get("name") or ref
             with store.tx():
-                if kind == "marker":
+                if kind == Kind.MARKER:
                     # one wrong stretch: that marker never comes back; the tag itself may stay
                     if detail.get("seconds") is not None:
                         ReviewMemory(store).reject_span(sid, name.lower(), detail["seconds"],
                                                         detail.get("end_seconds"))
-                    store.count_feedback("tag", name.lower(), rejected=1)
-                elif kind == "tag":
+                    store.feedback.count(Kind.TAG, name.lower(), rejected=1)
+                elif kind == Kind.TAG:
                     self.ledger.reject_object(sid, Kind.TAG, ref)
-                    store.record_rejection(sid, "tag", name.lower(), name,
-                                           detail.get("category", ""), detail.get("analyzer", ""))
+                    store.suggestions.record_rejection(
+                        sid, Kind.TAG, name.lower(), name, detail.get("category", ""),
+                        detail.get("analyzer", ""))
                 else:
-                    store.record_rejection(sid, kind, ref, name, detail.get("category", kind),
-                                           detail.get("analyzer", ""))
+                    store.suggestions.record_rejection(
+                        sid, Kind(kind), ref, name, detail.get("category", kind),
+                        detail.get("analyzer", ""))
                 self.ledger.drop(sid, Kind(kind), [ref])
 
     def _detail(self, plan: Plan, name: str) -> dict[str, Any]:
-        f = next((f for f in plan.applied if f.kind == "tag" and f.name.lower() == name.lower()),
+        f = next((f for f in plan.applied if f.kind == Kind.TAG and f.name.lower() == name.lower()),
                  None)
         return {"name": name, "category": f.category if f else "",
                 "analyzer": f.analyzer if f else ""}
@@ -218,7 +220,7 @@ class Writer:
                                          "target": str(made.get("created_at") or "")})
             return
 
-    def _target_detail(self, plan: Plan, kind: str, ref: str) -> dict[str, Any]:
+    def _target_detail(self, plan: Plan, kind: Kind, ref: str) -> dict[str, Any]:
         f = next((f for f in plan.applied if f.kind == kind and str(f.target_id) == str(ref)),
                  None)
         return {"name": f.name, "category": f.category, "analyzer": f.analyzer} if f else {}
@@ -229,12 +231,12 @@ class Writer:
         if now is not None:
             log.info(f"scene {sid}: it has a studio now (saved meanwhile); the plugin's "
                      "studio stays a suggestion")
-            moved = [f for f in plan.applied if f.kind == "studio"]
-            plan.applied[:] = [f for f in plan.applied if f.kind != "studio"]
+            moved = [f for f in plan.applied if f.kind == Kind.STUDIO]
+            plan.applied[:] = [f for f in plan.applied if f.kind != Kind.STUDIO]
             plan.suggestions.extend(moved)
             return
         self.ledger.put(sid, Kind.STUDIO, [studio], State.PENDING,
-                        self._target_detail(plan, "studio", studio))
+                        self._target_detail(plan, Kind.STUDIO, studio))
         try:
             answer = self.api.set_scene_studio(sid, studio)
         except StashRequestError:
@@ -259,7 +261,7 @@ class Writer:
         for attempt in (1, 2):
             for pid in ids:
                 self.ledger.put(sid, Kind.PERFORMER, [pid], State.PENDING,
-                                self._target_detail(plan, "performer", pid))
+                                self._target_detail(plan, Kind.PERFORMER, pid))
             try:
                 answer = self.api.update_scene_performers(sid, ids, "ADD")
             except StashRequestError as exc:
@@ -286,12 +288,12 @@ class Writer:
 
 def owned_keys(ledger: Ledger, scene_id: str) -> set[tuple[str, str]]:
     """(kind, key) of every tag, studio and performer the plugin owns on the scene now."""
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     for row in ledger.rows(scene_id):
         if row.state != State.COMMITTED:
             continue
         if row.kind == Kind.TAG and row.key:
-            keys.add(("tag", row.key))
+            keys.add((Kind.TAG, row.key))
         elif row.kind in (Kind.STUDIO, Kind.PERFORMER):
             keys.add((row.kind.value, row.ref))
     return keys

@@ -26,6 +26,7 @@ from typing import AbstractSet, Mapping, Sequence
 
 from ..feedback import feedback_key
 from ..findings import Finding
+from ..kinds import Kind, StrEnum
 from ..settings import Settings
 from .state import Marker, Owned, SceneState
 
@@ -55,9 +56,9 @@ class Plan:
     add_performer_ids: list[str] = field(default_factory=list)
     remove_performer_ids: list[str] = field(default_factory=list)
     suggestions: list[Finding] = field(default_factory=list)
-    forget: list[tuple[str, str, dict]] = field(default_factory=list)  # (kind, ref, detail)
-    release: list[tuple[str, str, dict]] = field(default_factory=list)  # theirs now, no rejection
-    drop: list[tuple[str, str]] = field(default_factory=list)  # forget silently (tag deleted)
+    forget: list[tuple[Kind, str, dict]] = field(default_factory=list)  # (kind, ref, detail)
+    release: list[tuple[Kind, str, dict]] = field(default_factory=list)  # theirs now, no rejection
+    drop: list[tuple[Kind, str]] = field(default_factory=list)  # forget silently (tag deleted)
     notes: list[str] = field(default_factory=list)
     applied: list[Finding] = field(default_factory=list)
 
@@ -78,25 +79,32 @@ class Plan:
         return ", ".join(parts)
 
 
-def decide(f: Finding, settings: Settings, raised: Mapping[str, float] | None = None,
-           accepted: AbstractSet[tuple[str, str]] = frozenset()) -> str:
-    """'apply', 'suggest' or 'drop' for one (not rejected) finding.
+class Verdict(StrEnum):
+    """What the plan does with a finding."""
+    APPLY = "apply"          # written to Stash
+    SUGGEST = "suggest"      # shown in the scene tab for the user to decide
+    DROP = "drop"            # neither: below the thresholds
+
+
+def verdict_for(f: Finding, settings: Settings, raised: Mapping[str, float] | None = None,
+                accepted: AbstractSet[tuple[str, str]] = frozenset()) -> Verdict:
+    """What happens to one (not rejected) finding.
 
     Accepted by the user: always applied. Below the suggest threshold (or a threshold raised by
     learnFromRejections): dropped. Review mode: suggested. Otherwise applied from the apply
     threshold up, suggested below it; studios and performers obey their apply switches."""
     if (f.kind, f.key) in accepted:
-        return "apply"
+        return Verdict.APPLY
     bar = (raised or {}).get(feedback_key(f.kind, f.key), 0.0)
     if f.confidence < max(settings.suggestThreshold, bar):
-        return "drop"
+        return Verdict.DROP
     if settings.reviewMode:
-        return "suggest"
-    if f.kind == "studio" and not settings.applyStudio:
-        return "suggest"
-    if f.kind == "performer" and not settings.applyPerformers:
-        return "suggest"
-    return "apply" if f.confidence >= settings.applyThreshold else "suggest"
+        return Verdict.SUGGEST
+    if f.kind == Kind.STUDIO and not settings.applyStudio:
+        return Verdict.SUGGEST
+    if f.kind == Kind.PERFORMER and not settings.applyPerformers:
+        return Verdict.SUGGEST
+    return Verdict.APPLY if f.confidence >= settings.applyThreshold else Verdict.SUGGEST
 
 
 def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings: Settings,
@@ -124,9 +132,10 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     removed_tag_ids = {tid for tid in owned.tags if tid not in scene.tag_ids and tid not in gone}
     rejected_tag_ids = set(rejected_tag_ids) | removed_tag_ids
     rejected = set(rejected)
-    rejected |= {("tag", _key(d)) for tid, d in owned.tags.items() if tid in removed_tag_ids}
-    rejected |= {("studio", sid) for sid in owned.studio if scene.studio_id != sid}
-    rejected |= {("performer", pid) for pid in owned.performers if pid not in scene.performer_ids}
+    rejected |= {(Kind.TAG, _key(d)) for tid, d in owned.tags.items() if tid in removed_tag_ids}
+    rejected |= {(Kind.STUDIO, sid) for sid in owned.studio if scene.studio_id != sid}
+    rejected |= {(Kind.PERFORMER, pid) for pid in owned.performers
+                 if pid not in scene.performer_ids}
     spans: dict[str, list[tuple[float, float]]] = {k: list(v) for k, v in
                                                    (rejected_spans or {}).items()}
     undone_markers: dict[str, dict] = {}
@@ -149,18 +158,18 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
     for f in findings:
         if (f.kind, f.key) in rejected:
             continue
-        if f.kind == "performer" and str(f.target_id) in scene.performer_ids:
+        if f.kind == Kind.PERFORMER and str(f.target_id) in scene.performer_ids:
             continue                                       # already on the scene: nothing to do
-        tid = tag_id_of(f) if f.kind == "tag" else None
+        tid = tag_id_of(f) if f.kind == Kind.TAG else None
         if tid is not None and tid in rejected_tag_ids:
             continue                                       # removed by the user under an alias
-        verdict = decide(f, settings, raised, accepted)
-        if verdict == "drop":
+        verdict = verdict_for(f, settings, raised, accepted)
+        if verdict == Verdict.DROP:
             continue
-        if verdict == "suggest":
+        if verdict == Verdict.SUGGEST:
             plan.suggestions.append(f)
             continue
-        if f.kind == "tag":
+        if f.kind == Kind.TAG:
             applied_keys.add(f.key)
             if tid is not None:
                 wanted_tags.add(tid)
@@ -171,33 +180,33 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
         """Ours but not applied this run: kept in review mode (nothing but workflow tags is
         written) and when the user accepted it; otherwise it goes."""
         key = _key(detail)
-        return key not in applied_keys and (settings.reviewMode or ("tag", key) in accepted)
+        return key not in applied_keys and (settings.reviewMode or (Kind.TAG, key) in accepted)
 
     for tid, detail in owned.tags.items():
         if tid in gone:
             if gone[tid] is not None:                      # merged into another tag: theirs
-                plan.release.append(("tag", tid, {**detail, "merged_into": gone[tid]}))
+                plan.release.append((Kind.TAG, tid, {**detail, "merged_into": gone[tid]}))
             else:
-                plan.drop.append(("tag", tid))             # the tag was deleted in Stash
+                plan.drop.append((Kind.TAG, tid))             # the tag was deleted in Stash
         elif tid in removed_tag_ids:
-            plan.forget.append(("tag", tid, detail))       # the user removed our tag
+            plan.forget.append((Kind.TAG, tid, detail))       # the user removed our tag
         elif tid not in wanted_tags and not kept(detail):
             plan.remove_tag_ids.append(tid)                # ours, no longer found
     for mid, detail in owned.markers.items():
         if mid in edited_markers:
-            plan.release.append(("marker", mid, detail))
+            plan.release.append((Kind.MARKER, mid, detail))
         elif mid in undone_markers:
             if scene.marker(mid) is not None:
                 plan.delete_marker_ids.append(mid)         # tagged Incorrect: it goes
-            plan.forget.append(("marker", mid, undone_markers[mid]))
+            plan.forget.append((Kind.MARKER, mid, undone_markers[mid]))
         elif mid not in wanted_markers and not kept(detail):
             plan.delete_marker_ids.append(mid)
     for sid, detail in owned.studio.items():
         if scene.studio_id != sid:
-            plan.forget.append(("studio", sid, detail))
+            plan.forget.append((Kind.STUDIO, sid, detail))
     for pid, detail in owned.performers.items():
         if pid not in scene.performer_ids:
-            plan.forget.append(("performer", pid, detail))
+            plan.forget.append((Kind.PERFORMER, pid, detail))
     return plan
 
 
@@ -211,7 +220,7 @@ def plan_accept(scene: SceneState, findings: Sequence[Finding], settings: Settin
     wanted: set[str] = set()
     for f in findings:
         tid = None
-        if f.kind == "tag":
+        if f.kind == Kind.TAG:
             tid = next((tag_ids[n.lower()] for n in (f.name, *f.aliases) if n.lower() in tag_ids),
                        None)
         if not _plan_apply(plan, scene, f, tid, settings, spans, wanted):
@@ -224,7 +233,7 @@ def plan_reject(scene: SceneState, kind: str, key: str, owned: Owned) -> Plan:
     """Take back exactly what the plugin added for one finding: its tag and that tag's markers,
     the studio it set, the performer it added — only while they are ours and still there."""
     plan = Plan(scene_id=scene.id)
-    if kind == "tag":
+    if kind == Kind.TAG:
         plan.remove_tag_ids = [tid for tid, d in owned.tags.items()
                                if _key(d) == key and tid in scene.tag_ids]
         for mid, d in owned.markers.items():
@@ -232,13 +241,13 @@ def plan_reject(scene: SceneState, kind: str, key: str, owned: Owned) -> Plan:
             if _key(d) != key or marker is None:
                 continue
             if edited(marker, d):
-                plan.release.append(("marker", mid, d))    # the user's now: it stays
+                plan.release.append((Kind.MARKER, mid, d))    # the user's now: it stays
             else:
                 plan.delete_marker_ids.append(mid)
-    elif kind == "studio":
+    elif kind == Kind.STUDIO:
         if key in owned.studio and scene.studio_id == key:
             plan.clear_studio_id = key
-    elif kind == "performer":
+    elif kind == Kind.PERFORMER:
         if key in owned.performers and key in scene.performer_ids:
             plan.remove_performer_ids = [key]
     return plan
@@ -254,7 +263,7 @@ def plan_undo(scene: SceneState, owned: Owned) -> Plan:
         if marker is None:
             continue
         if edited(marker, detail):
-            plan.release.append(("marker", mid, detail))
+            plan.release.append((Kind.MARKER, mid, detail))
         else:
             plan.delete_marker_ids.append(mid)
     plan.clear_studio_id = next((s for s in owned.studio if scene.studio_id == s), None)
@@ -294,20 +303,20 @@ def _plan_apply(plan: Plan, scene: SceneState, f: Finding, tid: str | None, sett
                 spans: Mapping[str, Sequence[tuple[float, float]]], wanted_markers: set[str]) -> bool:
     """Add what applying `f` needs. False when it cannot be applied (the scene has another
     studio): the caller keeps it as a suggestion."""
-    if f.kind == "tag":
+    if f.kind == Kind.TAG:
         if tid is None or tid not in scene.tag_ids:
             plan.add_tags.append((f.name, f.aliases))
         plan.applied.append(f)
         if settings.createMarkers and f.markers:
             _plan_markers(plan, scene, f, tid, wanted_markers, spans.get(f.key, ()))
-    elif f.kind == "studio":
+    elif f.kind == Kind.STUDIO:
         if scene.studio_id is None:
             plan.set_studio_id = f.target_id
         elif scene.studio_id != f.target_id:
             plan.notes.append(f"scene already has a studio; {f.name!r} is kept as a suggestion")
             return False
         plan.applied.append(f)
-    elif f.kind == "performer":
+    elif f.kind == Kind.PERFORMER:
         if f.target_id not in scene.performer_ids and f.target_id not in plan.add_performer_ids:
             plan.add_performer_ids.append(str(f.target_id))
         plan.applied.append(f)

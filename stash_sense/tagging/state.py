@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ..store.ledger import Kind, OwnedRow, State
+from ..kinds import Kind
+from ..store.ledger import OwnedRow, State
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class SceneState:
     performer_ids: frozenset[str]
     created_at: str = ""          # Stash's created_at of the scene: which scene, not only which id
     updated_at: str = ""
-    created: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (kind, id) -> created_at
+    # (kind, id) -> created_at
+    created: Mapping[tuple[Kind, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_stash(cls, scene: dict[str, Any]) -> "SceneState":
@@ -41,9 +43,10 @@ class SceneState:
                    tag_ids=frozenset(str(t["id"]) for t in m.get("tags") or []),
                    title=str(m.get("title") or ""), created_at=str(m.get("created_at") or ""))
             for m in scene.get("scene_markers") or [])
-        created: dict[tuple[str, str], str] = {}
-        for kind, items in (("tag", scene.get("tags")), ("performer", scene.get("performers")),
-                            ("studio", [scene["studio"]] if scene.get("studio") else [])):
+        created: dict[tuple[Kind, str], str] = {}
+        for kind, items in ((Kind.TAG, scene.get("tags")),
+                            (Kind.PERFORMER, scene.get("performers")),
+                            (Kind.STUDIO, [scene["studio"]] if scene.get("studio") else [])):
             for item in items or []:
                 if item.get("created_at"):
                     created[(kind, str(item["id"]))] = str(item["created_at"])
@@ -58,21 +61,21 @@ class SceneState:
     def marker(self, marker_id: str) -> Marker | None:
         return next((m for m in self.markers if m.id == marker_id), None)
 
-    def has(self, kind: str, ref: str) -> bool:
-        return {"tag": ref in self.tag_ids, "performer": ref in self.performer_ids,
-                "studio": self.studio_id == ref, "marker": self.marker(ref) is not None}[kind]
+    def has(self, kind: Kind, ref: str) -> bool:
+        return {Kind.TAG: ref in self.tag_ids, Kind.PERFORMER: ref in self.performer_ids,
+                Kind.STUDIO: self.studio_id == ref, Kind.MARKER: self.marker(ref) is not None}[kind]
 
-    def identity_of(self, kind: str, ref: str) -> dict[str, str]:
+    def identity_of(self, kind: Kind, ref: str) -> dict[str, str]:
         """What the ledger records for an item on this scene: the scene's and the item's
         created_at, as Stash reports them."""
-        if kind == "marker":
+        if kind == Kind.MARKER:
             marker = self.marker(ref)
             target = marker.created_at if marker else ""
         else:
             target = self.created.get((kind, ref), "")
         return {"scene": self.created_at, "target": target}
 
-    def same_identity(self, kind: str, ref: str, identity: Mapping[str, Any]) -> bool:
+    def same_identity(self, kind: Kind, ref: str, identity: Mapping[str, Any]) -> bool:
         """False when this id now names another scene or another item than the one the plugin
         wrote (a database restored from a backup hands ids out again). Unknown (a row from
         before identities were kept, or a field Stash did not send) counts as the same."""

@@ -64,7 +64,7 @@ def check_database(api: StashAPI, ledger: Ledger, path: str = "") -> None:
 def _landed(row: OwnedRow, scene: SceneState) -> bool:
     """A pending addition that Stash shows, on a scene nobody updated since the write."""
     updated = epoch(scene.updated_at)
-    return scene.has(row.kind.value, row.ref) and updated is not None and \
+    return scene.has(row.kind, row.ref) and updated is not None and \
         row.changed_at - SLACK <= updated <= row.changed_at + WINDOW
 
 
@@ -92,14 +92,14 @@ def reconcile(ledger: Ledger, scene: SceneState) -> list[str]:
         if row.state == State.RELEASED:
             continue
         if row.state == State.COMMITTED:
-            present = scene.has(kind.value, ref)
-            if present and not scene.same_identity(kind.value, ref, row.identity):
+            present = scene.has(kind, ref)
+            if present and not scene.same_identity(kind, ref, row.identity):
                 ledger.drop(scene.id, kind, [ref])
                 notes.append(f"{kind.value} {ref} is not the one Stash Sense wrote (the database "
                              "was restored?): left alone and forgotten")
             elif present and not row.identity.get("target"):
                 ledger.put(scene.id, kind, [ref], State.COMMITTED,
-                           identity=scene.identity_of(kind.value, ref), mine=False)
+                           identity=scene.identity_of(kind, ref), mine=False)
             elif not present and kind != Kind.MARKER and _older_than_write(scene, row):
                 ledger.drop(scene.id, kind, [ref])
                 notes.append(f"{kind.value} {ref}: Stash's data is older than the plugin's write "
@@ -114,14 +114,14 @@ def reconcile(ledger: Ledger, scene: SceneState) -> list[str]:
                 if match is not None:
                     claimed.add(match)
                     ledger.put(scene.id, kind, [match], State.COMMITTED, row.detail,
-                               scene.identity_of("marker", match), mine=False)
+                               scene.identity_of(Kind.MARKER, match), mine=False)
             elif _landed(row, scene):
                 ledger.put(scene.id, kind, [ref], State.COMMITTED,
-                           identity=scene.identity_of(kind.value, ref), mine=False)
+                           identity=scene.identity_of(kind, ref), mine=False)
             else:
                 ledger.drop(scene.id, kind, [ref])
         elif row.state == State.REMOVING:
-            if scene.has(kind.value, ref) and scene.same_identity(kind.value, ref, row.identity):
+            if scene.has(kind, ref) and scene.same_identity(kind, ref, row.identity):
                 ledger.put(scene.id, kind, [ref], State.COMMITTED, mine=False)
             else:
                 ledger.drop(scene.id, kind, [ref])

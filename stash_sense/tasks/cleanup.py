@@ -80,9 +80,8 @@ def _recorded_scene_identities(store, ledger: Ledger) -> dict[str, set[str]]:
     for row in ledger.all_rows():
         if row.identity.get("scene"):
             out.setdefault(row.scene_id, set()).add(row.identity["scene"])
-    for r in store.db.execute("SELECT scene_id, scene_created_at FROM scene_status "
-                              "WHERE scene_created_at IS NOT NULL"):
-        out.setdefault(str(r[0]), set()).add(r[1])
+    for sid, created in store.scene_status.scene_identities().items():
+        out.setdefault(sid, set()).add(created)
     return out
 
 

@@ -83,7 +83,7 @@ def tag_groups(ctx, groups: list[dict]) -> int:
             reconcile(ledger, state)
             if any(t["name"] == DUPLICATE_TAG for t in found.get("tags") or []):
                 continue
-            if ("tag", DUPLICATE_TAG.lower()) in ctx.store.rejected_keys(scene["id"]):
+            if ("tag", DUPLICATE_TAG.lower()) in ctx.store.suggestions.rejected_keys(scene["id"]):
                 continue                                  # the user rejected it once
             writer.apply(Plan(scene["id"], add_tags=[(DUPLICATE_TAG, ())]), state,
                          sync_suggestions=False)

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import PLUGIN_ID, log
+from .. import PLUGIN_ID, TAG_SCENE_TASK, log
 from ..stash import CLIENT_MUTATION_ID
 
-TASK_NAME = "Tag one scene"
 ACTIVE_JOB = ("READY", "RUNNING")
 
 
@@ -128,16 +127,16 @@ def scene_updated(ctx, scene_id: str, context: dict[str, Any]) -> dict[str, Any]
     memory = ReviewMemory(ctx.store)
     pending = memory.queued(scene_id)
     if pending is not None:
-        if pending["job_id"] is None and mode == "SET":
+        if pending.job_id is None and mode == "SET":
             # a new scene marked by the create hook: saving it must not analyze it before its
             # sprite exists; the batch task will
             return _result(kind, scene_id, "ignored", "waiting for the TagMe batch")
-        if pending["job_id"] is not None:
-            job = ctx.api.find_job(pending["job_id"])
+        if pending.job_id is not None:
+            job = ctx.api.find_job(pending.job_id)
             if job is not None and job.get("status") in ACTIVE_JOB:
                 return _result(kind, scene_id, "ignored",
-                               f"already queued as job {pending['job_id']}")
-    job_id = ctx.api.run_plugin_task(PLUGIN_ID, TASK_NAME,
+                               f"already queued as job {pending.job_id}")
+    job_id = ctx.api.run_plugin_task(PLUGIN_ID, TAG_SCENE_TASK,
                                      {"mode": "tag_scene", "scene_id": scene_id})
     memory.mark_queued(scene_id, job_id)
     log.info(f"scene {scene_id}: {settings.tagMeTag} added; analysis queued as job {job_id}")

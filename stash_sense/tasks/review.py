@@ -14,24 +14,22 @@ leaves the scene. Analysis itself is a task: the tab queues "Tag one scene" (mod
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
-from .. import log
+from .. import TAG_SCENE_TASK, log
 from ..errors import SettingsError, StashSenseError
 from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
-from ..findings import Finding, Segment
+from ..kinds import Kind
 from ..stash.light import standalone
-from ..store.ledger import Kind, Ledger
+from ..store.ledger import Ledger
 from ..store.review import ReviewMemory
+from ..store.scene_status import ProcessingState
+from ..store.suggestions import UNDECIDED, Suggestion, SuggestionStatus
 from ..tagging.apply import Writer
 from ..tagging.plan import Plan, plan_accept, plan_reject
 from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
 from ..tagging.verify import check_database, reconcile
-
-TASK_NAME = "Tag one scene"        # the task the tab queues (stash_sense.yml), mode tag_scene
-UNDECIDED = ("open", "applied")    # what a category decision acts on
 
 
 class ReviewConflict(StashSenseError):
@@ -47,31 +45,31 @@ def status(ctx) -> dict[str, Any]:
 @standalone
 def accept(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
-    return _decide(ctx, sid, [_suggestion(ctx, sid)], "accepted", strict=True)
+    return _decide(ctx, sid, [_suggestion(ctx, sid)], SuggestionStatus.ACCEPTED, strict=True)
 
 
 @standalone
 def reject(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
-    return _decide(ctx, sid, [_suggestion(ctx, sid)], "rejected", strict=True)
+    return _decide(ctx, sid, [_suggestion(ctx, sid)], SuggestionStatus.REJECTED, strict=True)
 
 
 @standalone
 def accept_category(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
-    return _decide(ctx, sid, _category(ctx, sid), "accepted", strict=False)
+    return _decide(ctx, sid, _category(ctx, sid), SuggestionStatus.ACCEPTED, strict=False)
 
 
 @standalone
 def reject_category(ctx) -> dict[str, Any]:
     sid = _scene_id(ctx)
-    return _decide(ctx, sid, _category(ctx, sid), "rejected", strict=False)
+    return _decide(ctx, sid, _category(ctx, sid), SuggestionStatus.REJECTED, strict=False)
 
 
 def feedback_report(ctx) -> dict[str, Any]:
     """Task "Feedback report": per-key counts and the thresholds learnFromRejections raised."""
     store, learn = ctx.store, ctx.settings.learnFromRejections
-    rows = report(store.feedback(), store.suggestion_names(), learn)
+    rows = report(store.feedback.all(), store.suggestions.names(), learn)
     log.info(f"Stash Sense feedback: {len(rows)} tag(s) with decisions; rule: {rule_text()}")
     if not learn:
         log.info("learnFromRejections is off: no threshold is raised")
@@ -87,20 +85,20 @@ def feedback_report(ctx) -> dict[str, Any]:
 # ---- the payload the tab renders --------------------------------------------------------------
 def status_payload(ctx, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
     store, settings = ctx.store, ctx.settings
-    st = store.status(sid)
-    rows = store.suggestions(sid)
-    raised = raised_thresholds(store.feedback()) if settings.learnFromRejections else {}
-    counts = store.feedback_for((r["kind"], r["key"]) for r in rows)
+    st = store.scene_status.get(sid)
+    rows = store.suggestions.of_scene(sid)
+    raised = raised_thresholds(store.feedback.all()) if settings.learnFromRejections else {}
+    counts = store.feedback.of((r.kind, r.key) for r in rows)
     return {
         "scene_id": sid,
-        "state": st["state"] if st else "never",
-        "reason": st["reason"] if st else None,
-        "analyzed_at": int(st["updated_at"]) if st else None,
-        "models": st["models"] if st else [],
+        "state": st.state if st else ProcessingState.NEVER,
+        "reason": st.reason if st else None,
+        "analyzed_at": int(st.updated_at) if st else None,
+        "models": list(st.models) if st else [],
         "review_mode": settings.reviewMode,
         "learn_from_rejections": settings.learnFromRejections,
-        "task_name": TASK_NAME,
-        "open_count": sum(1 for r in rows if r["status"] == "open"),
+        "task_name": TAG_SCENE_TASK,
+        "open_count": sum(1 for r in rows if r.status == SuggestionStatus.OPEN),
         "suggestions": [_suggestion_dict(r, raised) for r in rows],
         "feedback": {feedback_key(k, key): {"accepted": a, "rejected": r}
                      for (k, key), (a, r) in sorted(counts.items())},
@@ -108,22 +106,23 @@ def status_payload(ctx, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
     }
 
 
-def _suggestion_dict(row, raised: dict[str, float]) -> dict[str, Any]:
-    return {"id": row["id"], "kind": row["kind"], "name": row["name"],
-            "category": row["category"], "analyzer": row["analyzer"],
-            "confidence": round(float(row["confidence"]), 4),
-            "segments": json.loads(row["segments"] or "[]"), "status": row["status"],
-            "target_id": _target_id(row), "markers": bool(row["markers"]),
-            "threshold_raised_to": raised.get(feedback_key(row["kind"], row["key"]))}
+def _suggestion_dict(row: Suggestion, raised: dict[str, float]) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "name": row.name,
+            "category": row.category, "analyzer": row.analyzer,
+            "confidence": round(row.confidence, 4),
+            "segments": [s.as_dict() for s in row.segments], "status": row.status,
+            "target_id": row.stash_id, "markers": row.markers,
+            "threshold_raised_to": raised.get(feedback_key(row.kind, row.key))}
 
 
 # ---- decisions ----------------------------------------------------------------------------------
-def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, Any]:
+def _decide(ctx, sid: str, rows: list[Suggestion], status: SuggestionStatus,
+            strict: bool) -> dict[str, Any]:
     """Accept or reject `rows`. A rejection is recorded before anything is removed, so a
     request cancelled half-way (the browser closed, the process killed) still counts and the
     next run finishes the removal; an acceptance is recorded once it is written."""
     api, store, settings = ctx.api, ctx.store, ctx.settings
-    rows = [r for r in rows if r["status"] != status]
+    rows = [r for r in rows if r.status != status]
     notes: list[str] = []
     if rows:
         scene = api.find_scene(sid)
@@ -134,30 +133,30 @@ def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, A
         state = SceneState.from_stash(scene)
         reconcile(ledger, state)
         writer = Writer(api, store, TagResolver(api, settings.parentTag, ledger), ledger)
-        if status == "accepted":
+        if status == SuggestionStatus.ACCEPTED:
             decided = _accept(writer, state, rows, ctx, notes, strict)
             for row in decided:
-                store.decide(row["id"], status)
+                store.suggestions.record_decision(row.id, status)
         else:
             owned = Owned.from_rows(ledger.rows(sid))
             for row in rows:
                 with store.tx():
-                    store.decide(row["id"], status)
-                    if row["kind"] == "tag":
+                    store.suggestions.record_decision(row.id, status)
+                    if row.kind == Kind.TAG:
                         for tid, detail in owned.tags.items():
-                            if str(detail.get("name") or "").lower() == row["key"]:
+                            if str(detail.get("name") or "").lower() == row.key:
                                 ledger.reject_object(sid, Kind.TAG, tid)
             _reject(writer, state, rows, owned)
             decided = rows
-        log.info(f"scene {sid}: {status} " + ", ".join(f"{r['kind']} {r['name']!r}" for r in decided))
-        if not store.suggestions(sid, "open"):
+        log.info(f"scene {sid}: {status} " + ", ".join(f"{r.kind} {r.name!r}" for r in decided))
+        if not store.suggestions.of_scene(sid, SuggestionStatus.OPEN):
             _drop_review_tag(writer, scene, settings.reviewTag)
     return status_payload(ctx, sid, notes)
 
 
-def _accept(writer: Writer, state: SceneState, rows: list, ctx, notes: list[str],
-            strict: bool) -> list:
-    findings = [finding_of(r) for r in rows]
+def _accept(writer: Writer, state: SceneState, rows: list[Suggestion], ctx, notes: list[str],
+            strict: bool) -> list[Suggestion]:
+    findings = [r.finding() for r in rows]
     known = writer.resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
     plan = plan_accept(state, findings, ctx.settings, known,
                        ReviewMemory(ctx.store).rejected_spans(state.id))
@@ -173,10 +172,10 @@ def _accept(writer: Writer, state: SceneState, rows: list, ctx, notes: list[str]
     return [r for r, f in zip(rows, findings) if (f.kind, f.key) in applied]
 
 
-def _reject(writer: Writer, state: SceneState, rows: list, owned: Owned) -> None:
+def _reject(writer: Writer, state: SceneState, rows: list[Suggestion], owned: Owned) -> None:
     plan = Plan(scene_id=state.id)
     for row in rows:
-        part = plan_reject(state, row["kind"], row["key"], owned)
+        part = plan_reject(state, row.kind, row.key, owned)
         plan.remove_tag_ids += [t for t in part.remove_tag_ids if t not in plan.remove_tag_ids]
         plan.delete_marker_ids += part.delete_marker_ids
         plan.release += part.release
@@ -193,22 +192,6 @@ def _drop_review_tag(writer: Writer, scene: dict, review_name: str) -> None:
         writer.workflow(str(scene["id"]), [], [str(tag["id"])])
 
 
-def finding_of(row) -> Finding:
-    """A stored suggestion as the Finding the plan and the Writer understand."""
-    segments = tuple(Segment(s["start"], s["end"], s.get("score", 0.0))
-                     for s in json.loads(row["segments"] or "[]"))
-    return Finding(kind=row["kind"], name=row["name"], analyzer=row["analyzer"],
-                   category=row["category"], confidence=float(row["confidence"]),
-                   segments=segments, target_id=_target_id(row),
-                   aliases=tuple(json.loads(row["aliases"] or "[]")), markers=bool(row["markers"]))
-
-
-def _target_id(row) -> str | None:
-    if row["kind"] == "tag":
-        return row["target_id"]
-    return row["target_id"] or row["key"]      # studios and performers are keyed by their id
-
-
 # ---- arguments ----------------------------------------------------------------------------------
 def _scene_id(ctx) -> str:
     sid = str(ctx.args.get("scene_id") or "").strip()
@@ -217,29 +200,29 @@ def _scene_id(ctx) -> str:
     return sid
 
 
-def _suggestion(ctx, sid: str):
+def _suggestion(ctx, sid: str) -> Suggestion:
     raw = ctx.args.get("suggestion_id")
     try:
         number = int(str(raw).strip())
     except (TypeError, ValueError):
         raise SettingsError(f"suggestion_id must be a suggestion's number, got {raw!r}") from None
-    row = ctx.store.suggestion(number)
+    row = ctx.store.suggestions.get(number)
     if row is None:
         raise SettingsError(f"suggestion {number} does not exist (scene {sid}); "
                             "reload the Stash Sense tab")
-    if str(row["scene_id"]) != sid:
-        raise SettingsError(f"suggestion {number} belongs to scene {row['scene_id']}, "
+    if str(row.scene_id) != sid:
+        raise SettingsError(f"suggestion {number} belongs to scene {row.scene_id}, "
                             f"not to scene {sid}")
     return row
 
 
-def _category(ctx, sid: str) -> list:
+def _category(ctx, sid: str) -> list[Suggestion]:
     category = str(ctx.args.get("category") or "").strip()
     if not category:
         raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.category")
-    rows = [r for r in ctx.store.suggestions(sid) if r["category"] == category]
+    rows = [r for r in ctx.store.suggestions.of_scene(sid) if r.category == category]
     if not rows:
-        known = sorted({r["category"] for r in ctx.store.suggestions(sid)})
+        known = sorted({r.category for r in ctx.store.suggestions.of_scene(sid)})
         raise SettingsError(f"scene {sid} has no suggestion in category {category!r}; its "
                             f"categories: {', '.join(known) or 'none'}")
-    return [r for r in rows if r["status"] in UNDECIDED]
+    return [r for r in rows if r.status in UNDECIDED]

@@ -38,7 +38,7 @@ def undo(ctx) -> dict:
         reconcile(ledger, state)
         plan = plan_undo(state, Owned.from_rows(ledger.rows(sid)))
         writer.apply(plan, state, sync_suggestions=False)
-        store.drop_applied_suggestions(sid)
+        store.suggestions.drop_applied(sid)
         present = [role for role in ("tagged", "review")
                    if resolver.find(settings.workflow_tags[role]) in state.tag_ids]
         if present:
