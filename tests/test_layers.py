@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stash_sense"
 
 # Lowest first. Names are top-level modules or subpackages of stash_sense.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"__init__", "errors", "log", "settings", "vocabulary", "findings", "feedback"}),
+    ("foundation", {"__init__", "errors", "log", "settings", "vocabulary", "findings", "feedback", "kinds"}),
     ("the outside world", {"stash", "store", "models", "aggregate", "faces", "frames"}),
     ("analysis", {"context", "analyzers", "studios", "references", "catalog", "similarity", "learn",
                   "tagging"}),

@@ -75,7 +75,10 @@ def analyzed(stash: FakeStash, data_dir: Path, sid: str) -> dict[str, int]:
     its threshold was raised, earlier decisions on Pool and on the performer. The studio and the
     performer exist in Stash. Returns the suggestions' ids by name."""
     from stash_sense.findings import Finding, Segment
+    from stash_sense.kinds import Kind
     from stash_sense.store import Store
+    from stash_sense.store.scene_status import ProcessingState
+    from stash_sense.store.suggestions import SuggestionStatus
 
     def found(kind, name, category, confidence, segments, analyzer="clip", target=None):
         return Finding(kind, name, analyzer, category, confidence,
@@ -86,7 +89,7 @@ def analyzed(stash: FakeStash, data_dir: Path, sid: str) -> dict[str, int]:
     low_light = found("tag", "Low light", "lighting", 0.66, [(0.0, 300.0, 0.66)])
     store = Store.in_dir(str(data_dir))
     try:
-        store.sync_suggestions(sid, [low_light], [
+        store.suggestions.sync(sid, [low_light], [
             found("tag", "Pool", "location", 0.83, [(12.3, 80.0, 0.8), (410.0, 468.5, 0.71)]),
             found("tag", "Beach", "location", 0.46, [(95.0, 140.0, 0.46)]),
             found("tag", "Couch", "objects", 0.58, [(200.0, 260.0, 0.58)], analyzer="objects"),
@@ -94,12 +97,12 @@ def analyzed(stash: FakeStash, data_dir: Path, sid: str) -> dict[str, int]:
             found("performer", "Jane Roe", "performer", 0.74, [(30.0, 95.0, 0.74)], "faces",
                   performer),
         ], {(low_light.kind, low_light.key)})
-        store.set_status(sid, "analyzed", models=MODELS)
-        store.count_feedback("tag", "pool", accepted=3, rejected=1)
-        store.count_feedback("performer", performer, accepted=1)
-        store.count_feedback("tag", "couch", accepted=3, rejected=6)
-        ids = {r["name"]: r["id"] for r in store.suggestions(sid)}
-        store.decide(ids["Couch"], "rejected")           # 3 accepted, 7 rejected: needs 70 % now
+        store.scene_status.set(sid, ProcessingState.ANALYZED, models=MODELS)
+        store.feedback.count(Kind.TAG, "pool", accepted=3, rejected=1)
+        store.feedback.count(Kind.PERFORMER, performer, accepted=1)
+        store.feedback.count(Kind.TAG, "couch", accepted=3, rejected=6)
+        ids = {r.name: r.id for r in store.suggestions.of_scene(sid)}
+        store.suggestions.record_decision(ids["Couch"], SuggestionStatus.REJECTED)           # 3 accepted, 7 rejected: needs 70 % now
     finally:
         store.close()
     return ids
