@@ -8,7 +8,6 @@ stand-in, Lin-Manuel Miranda suggested for the real Hamilton clip in the seconds
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -171,11 +170,11 @@ def test_the_real_video_suggests_lin_manuel_miranda_while_he_is_on_screen(tmp_pa
         assert out.get("error") is None, out
         store = Store.in_dir(str(tmp_path / "data"))
         found = [r for r in store.suggestions.of_scene(sid, "open") if r.kind == "performer"]
-        assert [r["target_id"] for r in found] == [ids["Lin-Manuel Miranda"]], found
-        segments = json.loads(found[0]["segments"])
-        confidence = found[0]["confidence"]
+        assert [r.target_id for r in found] == [ids["Lin-Manuel Miranda"]], found
+        segments = found[0].segments
+        confidence = found[0].confidence
         assert stash.schema_violations == [] and stash.internal_errors == []
     lo, hi = data.HAMILTON_LIN
     assert segments and 0.5 < confidence <= 1.0
     for seg in segments:
-        assert lo - 1.0 <= seg["start"] < seg["end"] <= hi + 1.0, segments
+        assert lo - 1.0 <= seg.start < seg.end <= hi + 1.0, segments

@@ -96,8 +96,8 @@ def test_a_performer_seen_in_the_video_is_suggested_then_added_never_removed(sta
     assert performer_names(stash, ids["other"]) == []
     store = Store.in_dir(str(tmp_path / "data"))
     (s,) = [r for r in store.suggestions.of_scene(ids["other"], "open") if r.kind == "performer"]
-    assert (s["name"], s["target_id"], s["analyzer"]) == ("Eileen", ids["Eileen"], "faces")
-    assert 0.9 < s["confidence"] <= 1.0
+    assert (s.name, s.target_id, s.analyzer) == ("Eileen", ids["Eileen"], "faces")
+    assert 0.9 < s.confidence <= 1.0
 
     # the user already tagged her: nothing to suggest, nothing to write
     assert run(stash, {"mode": "tag_scene", "scene_id": ids["hers"]}).get("error") is None

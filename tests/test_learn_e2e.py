@@ -71,7 +71,7 @@ def test_learn_proposes_the_users_tag_on_its_kind_only_and_retag_needs_no_image_
     from stash_sense.store import Store
     store = Store(os.path.join(settings["dataDir"], "stash_sense.sqlite"))
     [row] = [r for r in store.suggestions.of_scene(ids["stripes"][9]) if r.name == "Sunset"]
-    assert row["analyzer"] == "learned" and row["status"] == "applied" and row["confidence"] > 0.5
+    assert row.analyzer == "learned" and row.status == "applied" and row.confidence > 0.5
     assert os.stat(run.output["file"]).st_mode & 0o077 == 0    # owner-only
 
     # a threshold change: re-tag from stored results, then compare with a full re-analysis
