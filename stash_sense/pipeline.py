@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import log
-from .analyzers.base import Analyzer, AnalyzerContext, build_analyzers
+from .analyzers.base import Analyzer, AnalyzerContext, EmbeddingAnalyzer, build_analyzers
 from .errors import FramesUnavailable, SceneError
 from .feedback import raised_thresholds
 from .findings import Finding
@@ -134,6 +134,7 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
             done += 1
             ctx.progress.set(done / total)
             continue
+        assert item is not None                      # the prefetcher yields an item or an error
         group.append(item)
         if len(group) >= GROUP:
             flush()
@@ -153,12 +154,12 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
         frames = [f for item in group for f in item.frames.get(analyzer.source, [])]
         started = time.perf_counter()
         embeddings = None
-        if frames and hasattr(analyzer, "analyze_with_embeddings"):
+        if frames and isinstance(analyzer, EmbeddingAnalyzer):
             signals, embeddings = analyzer.analyze_with_embeddings(frames)
         else:
             signals = analyzer.analyze(frames) if frames else []
         stats.add(f"infer:{analyzer.name}", started)
-        if embeddings is not None:
+        if embeddings is not None and isinstance(analyzer, EmbeddingAnalyzer):
             started = time.perf_counter()
             store_embeddings(store, analyzer, group, frames, embeddings)
             stats.add("store", started)
@@ -176,17 +177,19 @@ def infer(analyzers: Sequence[Analyzer], group: list[Loaded], stats: Stats, stor
     return per_scene
 
 
-def store_embeddings(store, analyzer: Analyzer, group: list[Loaded], frames: Sequence[Frame],
+def store_embeddings(store, analyzer: EmbeddingAnalyzer, group: list[Loaded], frames: Sequence[Frame],
                      embeddings) -> None:
     """Keep each scene's frame embeddings (and, once per model, how to re-embed text with it)."""
+    import numpy as np  # noqa: PLC0415
+
     from .store.embeddings import EmbeddingStore  # noqa: PLC0415
     vectors = EmbeddingStore(store)
-    if getattr(analyzer, "_stored_spec", None) != analyzer.model_id:
+    if analyzer.spec_saved_for != analyzer.model_id:
         vectors.save_model(analyzer.spec)
         prompts = list(analyzer.prompt_vectors)
         vectors.save_prompts(analyzer.model_id, prompts,
-                             [analyzer.prompt_vectors[p] for p in prompts])
-        analyzer._stored_spec = analyzer.model_id
+                             np.stack([analyzer.prompt_vectors[p] for p in prompts]))
+        analyzer.spec_saved_for = analyzer.model_id
     rows: dict[str, list[int]] = defaultdict(list)
     for i, frame in enumerate(frames):
         rows[frame.scene_id].append(i)

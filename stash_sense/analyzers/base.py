@@ -74,6 +74,24 @@ class Analyzer(ABC):
         """Pure: one scene's raw signals -> findings."""
 
 
+class EmbeddingAnalyzer(Analyzer):
+    """An analyzer whose per-frame image embeddings are kept (CLIP): re-scoring with new
+    thresholds or labels, learned tags and search by look then need no image model. The pipeline
+    stores the embeddings, and once per model how to embed text again (`spec`, `prompt_vectors`)."""
+
+    spec_saved_for: str | None = None     # the model id whose spec this task already stored
+    prompt_vectors: dict[str, Any]        # prompt -> text embedding, set by load()
+
+    @abstractmethod
+    def analyze_with_embeddings(self, frames: Sequence[Frame]) -> tuple[list[list[Signal]], Any]:
+        """Signals per frame, and the frames' embeddings (N x D, unit rows, in frame order)."""
+
+    @property
+    @abstractmethod
+    def spec(self) -> Any:
+        """How to load this model's text tower again (store.embeddings.ClipModelSpec)."""
+
+
 def analyzer_class(name: str) -> type[Analyzer]:
     """A built-in name, or "package.module:Class" for an analyzer of your own (an extension point;
     the test suite uses it for scripted analyzers)."""

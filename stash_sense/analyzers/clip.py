@@ -17,18 +17,19 @@ import numpy as np
 from .. import log
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..findings import Finding, Signal
+from ..kinds import Kind
 from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
 from ..models.clip import CLIP, RANDOM
 from ..models.device import batch_size_for, import_torch
 from ..store.embeddings import ClipModelSpec
-from .base import Analyzer
+from .base import EmbeddingAnalyzer
 from .clip_backends import ClipBackend, EncoderFactory, ImageEncoder, TorchEncoder, physical_cores
 from .clip_preprocess import preprocessor
 from .clip_text import frame_signals, label_matrix, label_scores
 
 
-class ClipAnalyzer(Analyzer):
+class ClipAnalyzer(EmbeddingAnalyzer):
     name = "clip"
     source = "sprite"
 
@@ -184,7 +185,7 @@ def tag_findings(settings, vocab, by_tag: dict[str, list[tuple[float, float, flo
             result = aggregate_tag(by_tag[label.tag],
                                    rule_from_settings(settings, label.threshold, duration))
             if result.passed:
-                found.append(Finding(kind="tag", name=label.tag, analyzer="clip",
+                found.append(Finding(kind=Kind.TAG, name=label.tag, analyzer="clip",
                                      category=category.name, confidence=result.confidence,
                                      segments=result.segments, aliases=label.aliases,
                                      markers=category.markers,

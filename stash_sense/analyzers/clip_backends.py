@@ -336,7 +336,7 @@ class EncoderFactory:
 
     def available(self) -> list[tuple[ImageEncoder, float]]:
         """torch plus every fp32 accelerated backend that builds here and passes the check."""
-        found = [(self.reference, 1.0)]
+        found: list[tuple[ImageEncoder, float]] = [(self.reference, 1.0)]
         for backend in (ClipBackend.ONNX, ClipBackend.OPENVINO):
             try:
                 found.append(self.checked(backend))
@@ -372,7 +372,7 @@ class EncoderFactory:
         reps = -(-batch_size // len(pixels))
         batch = np.ascontiguousarray(np.concatenate([pixels] * reps)[:batch_size])
         fps = measure_fps(list(found.values()), batch, rounds=3)
-        best = max(fps, key=fps.get)
+        best = max(fps, key=lambda name: fps[name])
         log.info("CLIP image encoder frames/s here: "
                  + ", ".join(f"{k} {v:.1f}" for k, v in fps.items()) + f"; using {best}")
         try:

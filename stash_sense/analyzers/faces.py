@@ -15,9 +15,10 @@ from typing import Sequence
 
 from .. import log
 from ..aggregate.timeline import centred_segments
-from ..faces.match import (FaceMatch, Gallery, MatchRule, Observation, match_faces,
+from ..faces.match import (FaceMatch, FaceVerdict, Gallery, MatchRule, Observation, match_faces,
                            performers_seen, rule_for)
 from ..findings import Finding, Signal
+from ..kinds import Kind
 from ..frames.types import Frame, SceneMedia
 from ..models.faces import import_facenet
 from .base import Analyzer
@@ -76,7 +77,7 @@ class FacesAnalyzer(Analyzer):
                     "box": list(face.box), "prob": round(face.prob, 4),
                     "performer": m.best, "name": self.gallery.names.get(m.best or "", ""),
                     "second": m.second, "second_score": round(m.second_score, 4)}))
-                voted = m.best if m.verdict(self.rule) == "vote" else None
+                voted = m.best if m.verdict(self.rule) is FaceVerdict.VOTE else None
                 kept[frame.scene_id].append((frame.time, idx, face.box, face.prob, voted,
                                              m.score, emb,
                                              None if voted else crop_jpeg(face.crop)))
@@ -140,7 +141,7 @@ def face_findings(rule: MatchRule, signals: Sequence[Signal],
     found = []
     for d in performers_seen(observations(signals), rule):
         segments = tuple(centred_segments(d.points, duration))
-        found.append(Finding(kind="performer", name=names.get(d.performer_id) or d.performer_id,
+        found.append(Finding(kind=Kind.PERFORMER, name=names.get(d.performer_id) or d.performer_id,
                              analyzer="faces", category=CATEGORY, confidence=d.confidence,
                              segments=segments, target_id=d.performer_id, markers=False,
                              detail={"frames": d.frames, "shots": d.pieces,

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..findings import Finding, Signal
+from ..kinds import Kind
 from ..frames.types import Frame, SceneMedia
 from ..models.device import batch_size_for, import_torch
 from ..models.yolo import YOLO, preserve_threads
@@ -172,7 +173,7 @@ def object_findings(settings, vocab, scene: SceneMedia, signals: Sequence[Signal
         result = aggregate_tag(list(points.values()), rule_from_settings(settings, threshold, duration))
         if result.passed:
             aliases = tuple(dict.fromkeys(a for oc in mapped for a in oc.aliases))
-            found.append(Finding(kind="tag", name=tag, analyzer="objects", category="objects",
+            found.append(Finding(kind=Kind.TAG, name=tag, analyzer="objects", category="objects",
                                  confidence=result.confidence, segments=result.segments,
                                  aliases=aliases, markers=True,
                                  detail={"detected_seconds": round(result.detected, 2),

@@ -30,6 +30,7 @@ from PIL import Image
 from .. import log
 from ..aggregate import find_segments
 from ..findings import Finding, Segment, Signal
+from ..kinds import Kind
 from ..frames.sampling import is_title_time
 from ..frames.types import Frame, SceneMedia
 from ..models.ocr import OCR, Line, OcrEngine
@@ -284,7 +285,7 @@ def studio_findings(matcher: StudioMatcher, scene: SceneMedia,
     # frames read in neighbouring stretches become one range (shown in the tab, sorted)
     segments = tuple(find_segments([(c.start, c.length, c.score) for c in cells],
                                    threshold=0.0, gap=0.5, min_segment=0.0))
-    return [Finding(kind="studio", name=decision.studio, analyzer="ocr", category="studio",
+    return [Finding(kind=Kind.STUDIO, name=decision.studio, analyzer="ocr", category="studio",
                     confidence=decision.confidence, segments=segments,
                     target_id=decision.studio_id,
                     detail={"read": sorted({m.text for _, _, m in decision.frames}),

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 from .. import log
 from ..analyzers.base import Analyzer, AnalyzerContext, analyzer_class, check_names
@@ -82,7 +83,8 @@ def _read_ppm_stream(data: bytes) -> list:
     from PIL import Image  # noqa: PLC0415
     images, pos = [], 0
     while pos < len(data):
-        fields, cursor = [], pos
+        fields: list[bytes] = []
+        cursor = pos
         while len(fields) < 4:                      # magic, width, height, maxval
             while data[cursor:cursor + 1].isspace():
                 cursor += 1
@@ -133,10 +135,11 @@ def analyze(args) -> dict:
     ctx = AnalyzerContext(settings, load_vocabulary(settings.vocabularyFile),
                           references=StaticReferences(studios))
     media = SceneMedia("local", os.path.basename(path), duration, 0, 0, path, None, None, None)
-    report = {"video": path, "duration": round(duration, 2), "analyzers": {}}
+    report: dict[str, Any] = {"video": path, "duration": round(duration, 2), "analyzers": {}}
     frames_cache: dict[str, list[Frame]] = {}
     for name in settings.analyzers:
-        entry = report["analyzers"][name] = {}
+        entry: dict[str, Any] = {}
+        report["analyzers"][name] = entry
         try:
             analyzer: Analyzer = analyzer_class(name)(ctx)
             if analyzer.uses_torch and ctx.device == "cpu":

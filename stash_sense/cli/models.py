@@ -47,8 +47,8 @@ def run(args: argparse.Namespace, out) -> int:
         out.write(json.dumps([{"name": o.weight.name, "ok": o.ok, "message": o.message,
                                "seconds": round(o.seconds, 2)} for o in outcomes], indent=2) + "\n")
     else:
-        rows = [(o.weight.analyzer, o.weight.name, "ok" if o.ok else "FAILED",
-                 f"{o.seconds:.1f}s", o.message) for o in outcomes]
+        results = [(o.weight.analyzer, o.weight.name, "ok" if o.ok else "FAILED",
+                    f"{o.seconds:.1f}s", o.message) for o in outcomes]
         out.write(header + "\n\n" + table(("analyzer", "weight", "result", "time", "detail"),
-                                          rows) + "\n")
+                                          results) + "\n")
     return 0 if all(o.ok for o in outcomes) else 1

@@ -98,7 +98,8 @@ class FaceEngine:
                 continue   # MTCNN's pyramid lets a little smaller through; keep the promise
             full = small / factor
             crop = self._standardise(self._extract(image, full, CROP, self.crop_margin))
-            faces.append(DetectedFace(tuple(round(float(v), 1) for v in full), float(prob), crop))
+            x0, y0, x1, y1 = (round(float(v), 1) for v in full)
+            faces.append(DetectedFace((x0, y0, x1, y1), float(prob), crop))
         return faces
 
     # -- embedding --------------------------------------------------------------------------------

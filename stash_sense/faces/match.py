@@ -26,7 +26,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..kinds import StrEnum
 from ..models.faces import CASIA_ID, VGGFACE2_ID
+
+
+class FaceVerdict(StrEnum):
+    """What one face's match says: a vote for its best performer, too close to the runner-up to
+    tell (contested: counted against both), or nobody in the gallery."""
+    VOTE = "vote"
+    CONTESTED = "contested"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -124,13 +133,12 @@ class FaceMatch:
     second: str | None = None
     second_score: float = 0.0
 
-    def verdict(self, rule: MatchRule) -> str:
-        """'vote', 'contested' or 'unknown'."""
+    def verdict(self, rule: MatchRule) -> FaceVerdict:
         if self.best is None or self.score < rule.threshold:
-            return "unknown"
+            return FaceVerdict.UNKNOWN
         if self.second is not None and self.score - self.second_score < rule.margin:
-            return "contested"
-        return "vote"
+            return FaceVerdict.CONTESTED
+        return FaceVerdict.VOTE
 
 
 def match_faces(embeddings: np.ndarray, gallery: Gallery) -> list[FaceMatch]:
@@ -221,14 +229,15 @@ def performers_seen(observations: Sequence[Observation], rule: MatchRule) -> lis
     for obs in observations:
         m = obs.match
         verdict = m.verdict(rule)
-        if verdict == "vote":
+        if verdict is FaceVerdict.VOTE and m.best is not None:
             votes[m.best] = votes.get(m.best, 0) + 1
             frames = best_per_frame.setdefault(m.best, {})
             if obs.time not in frames or frames[obs.time].match.score < m.score:
                 frames[obs.time] = obs
-        elif verdict == "contested":
+        elif verdict is FaceVerdict.CONTESTED:
             for pid in (m.best, m.second):
-                contested[pid] = contested.get(pid, 0) + 1
+                if pid is not None:
+                    contested[pid] = contested.get(pid, 0) + 1
     decisions = []
     for pid, frames in best_per_frame.items():
         if len(frames) < max(1, rule.min_frames):

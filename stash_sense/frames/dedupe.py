@@ -47,7 +47,8 @@ def reuse_plan(frames: Sequence[Frame], threshold: float) -> list[int]:
     anchor, anchor_sig = -1, None
     for i, frame in enumerate(frames):
         sig = signature(frame.image)
-        if anchor >= 0 and _adjacent(frames[i - 1], frame) and difference(anchor_sig, sig) <= threshold:
+        if (anchor_sig is not None and _adjacent(frames[i - 1], frame)
+                and difference(anchor_sig, sig) <= threshold):
             plan[i] = anchor
             continue
         anchor, anchor_sig = i, sig

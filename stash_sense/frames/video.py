@@ -29,7 +29,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -40,6 +40,9 @@ from ..kinds import FrameKind
 from .decode import decode_image
 from . import sampling
 from .types import Frame, FrameSource, SceneMedia
+
+if TYPE_CHECKING:   # imported when a scene needs the proxy (it pulls the HTTP client)
+    from .stream_proxy import StreamProxy
 
 FRAME_TIMEOUT = 90.0        # seconds for one frame (a slow network share, a 4K HEVC keyframe)
 PROBE_TIMEOUT = 60.0
@@ -253,7 +256,7 @@ class VideoSource(FrameSource):
         self.count = count
         self.client = client
         self.max_width = max_width
-        self._proxy = None          # StreamProxy, started by the first scene that needs it
+        self._proxy: StreamProxy | None = None   # started by the first scene that needs it
 
     @classmethod
     def for_context(cls, ctx) -> "VideoSource":

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 # import name -> distribution name, per part of the plugin
 NEEDS: dict[str, dict[str, str]] = {
@@ -35,7 +36,7 @@ def version_of(dist: str) -> str:
 
 
 def check(part: str) -> dict:
-    result = {"ok": True, "error": "", "versions": {}}
+    result: dict[str, Any] = {"ok": True, "error": "", "versions": {}}
     try:
         for module, dist in NEEDS[part].items():
             if module == "ultralytics":

@@ -87,9 +87,10 @@ class LearnedModels:
             return None
         tags = []
         for i, t in enumerate(meta["tags"]):
-            has_frames = frames is not None and t.get("frame_threshold") is not None
+            frame_part = ({"frame_weights": frames[i]}
+                          if frames is not None and t.get("frame_threshold") is not None else {})
             tags.append(LearnedTag(weights=weights[i], **{**t, "aliases": tuple(t["aliases"])},
-                                   **({"frame_weights": frames[i]} if has_frames else {})))
+                                   **frame_part))
         return cls(model_id, tags, meta.get("trained_at", 0.0))
 
 

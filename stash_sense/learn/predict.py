@@ -14,6 +14,7 @@ import numpy as np
 
 from ..aggregate import find_segments
 from ..findings import Finding
+from ..kinds import Kind
 from ..store.embeddings import EmbeddingStore, SceneVectors
 from ..store.ledger import Kind, Ledger, State
 from .model import FOLDER, LearnedModels, LearnedTag
@@ -100,7 +101,8 @@ def scene_findings(tags: list[LearnedTag], vectors: SceneVectors, duration: floa
     for col, i in enumerate(hits):
         tag = tags[i]
         probs_i, thr_i = frame_probs[:, col], float(thr[i])
-        if tag.has_frame_model:      # trained on the user's markers: it knows where, not only if
+        if tag.frame_weights is not None and tag.frame_threshold is not None:   # has_frame_model:
+            # trained on the user's markers, it knows where, not only if
             probs_i = sigmoid(vectors.frames @ tag.frame_weights + tag.frame_bias)
             thr_i = float(tag.frame_threshold)
         points = [(float(t), float(span), float(p))
@@ -109,7 +111,7 @@ def scene_findings(tags: list[LearnedTag], vectors: SceneVectors, duration: floa
                                  min_segment=settings.minSegmentSeconds)
         if duration:
             segments = [s for s in segments if s.start < duration]
-        out.append(Finding(kind="tag", name=tag.name, analyzer=ANALYZER, category=CATEGORY,
+        out.append(Finding(kind=Kind.TAG, name=tag.name, analyzer=ANALYZER, category=CATEGORY,
                            confidence=float(probs[i]), segments=tuple(segments),
                            aliases=tuple(tag.aliases), markers=tag.has_frame_model,
                            detail={"threshold": round(float(thr[i]), 4),

@@ -151,7 +151,7 @@ class RapidOcr3Engine(OcrEngine):
     def read(self, image: Image.Image) -> list[Line]:
         out = self.engine(_bgr(image), use_cls=False)
         boxes, txts, scores = (getattr(out, k, None) for k in ("boxes", "txts", "scores"))
-        if boxes is None or txts is None:
+        if boxes is None or txts is None or scores is None:
             return []
         return [(str(t), float(sc), _box(b)) for b, t, sc in zip(boxes, txts, scores)]
 

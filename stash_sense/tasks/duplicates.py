@@ -29,9 +29,10 @@ def duplicates(ctx) -> dict[str, Any]:
     if index is None:
         log.info("Stash Sense duplicates: no scene has stored embeddings yet")
         return {"groups": [], "scenes": 0}
-    rules = Rules(**{k: float(ctx.args[k]) for k in ("pooled_min", "frame_min", "same_min",
-                                                      "contains_min", "duration_tol")
-                     if ctx.args.get(k) not in (None, "")})
+    floors: dict[str, Any] = {k: float(ctx.args[k]) for k in ("pooled_min", "frame_min", "same_min",
+                                                              "contains_min", "duration_tol")
+                              if ctx.args.get(k) not in (None, "")}
+    rules = Rules(**floors)
     groups = find_groups(index, rules, progress=lambda p: ctx.progress.set(0.9 * p))
     titles: dict[str, dict] = {}
     ids = [sid for g in groups for sid in g.scene_ids]

@@ -56,7 +56,7 @@ def evaluate(ctx) -> dict:
     pairs = []                                   # (plugin tag, the user's tag)
     for name, aliases in names.items():
         user = next((by_name[n.lower()] for n in (name, *aliases) if n.lower() in by_name), None)
-        if user is not None and labels.positives.get(user.id, set()) & analysed:
+        if user is not None and labels.positives.get(user.id, set()) & analysed_ids:
             pairs.append((name, user))
     rows = []
     for name, user in sorted(pairs, key=lambda p: p[0].lower()):

@@ -229,6 +229,7 @@ def _from_scenes(ctx, engine, faces: FaceStore, summary: Summary, share: float) 
             for pid in wanted[sid]:
                 faces.add_scene_faces(pid, sid, engine.model_id, [], [], [], note=str(error))
             continue
+        assert item is not None                      # the prefetcher yields an item or an error
         _, frames = item
         found = engine.faces_with_embeddings([f.image for f in frames])
         times = [f.time for f, fs in zip(frames, found) for _ in fs]

@@ -81,9 +81,9 @@ def train_all(labels, ids: list[str], pooled: np.ndarray, settings, progress=Non
     rng = np.random.default_rng(seed)
     candidates = []
     for tid, scenes in labels.positives.items():
-        pos = sorted(index[s] for s in scenes if s in index)
-        if pos:
-            candidates.append((labels.tags[tid], np.array(pos, int)))
+        members = sorted(index[s] for s in scenes if s in index)
+        if members:
+            candidates.append((labels.tags[tid], np.array(members, int)))
     candidates.sort(key=lambda c: (-len(c[1]), c[0].name.lower()))
     learned, reports = [], []
     for n, (tag, pos) in enumerate(candidates, 1):

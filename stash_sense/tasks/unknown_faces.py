@@ -20,6 +20,7 @@ from typing import Any
 from .. import log
 from ..errors import SettingsError
 from ..findings import Finding
+from ..kinds import Kind
 from ..models import faces as face_models
 from ..stash.light import standalone
 from ..store.faces import FaceStore, GroupStatus
@@ -102,7 +103,7 @@ def name_face_group(ctx) -> dict[str, Any]:
             continue                                          # already on the scene
         state = SceneState.from_stash(scene)
         reconcile(ledger, state)                              # what a killed run left half-done
-        finding = Finding("performer", performer["name"], "faces", "performers", 1.0,
+        finding = Finding(Kind.PERFORMER, performer["name"], "faces", "performers", 1.0,
                           target_id=pid, detail={"face_group": group["group_id"]})
         writer.apply(Plan(scene_id=str(sid), add_performer_ids=[pid], applied=[finding]),
                      state, sync_suggestions=False)
