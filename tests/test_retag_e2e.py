@@ -106,3 +106,30 @@ def test_retag_honours_review_mode_and_skips_scenes_deleted_since(stash, tmp_pat
     run = run_plugin(stash, {"mode": "retag"})
     assert run.error is None and run.output["changed"] == 1
     assert stash.scene_tag_names(red) == ["StashSense_Tagged"] and stash.markers(red) == []
+
+
+def test_stored_face_signals_are_retagged_with_the_networks_rule(stash, tmp_path):
+    """Re-tag reads a faces run back from the store (no face model loaded) and judges it with the
+    rule measured for the network that made it, inside the scene's duration."""
+    from stash_sense.findings import Signal
+    from stash_sense.kinds import FrameKind
+    from stash_sense.models.faces import CASIA_ID
+    from stash_sense.store import Store
+
+    jane = stash.add_performer("Jane Roe")
+    sid = stash.add_scene(title="faces", duration=40)
+    settings = configure(stash, tmp_path, analyzers="faces", applyPerformers=True)
+    store = Store.in_dir(settings["dataDir"])
+    try:
+        face = {"box": [10, 10, 90, 90], "prob": 0.99, "performer": jane, "name": "Jane Roe",
+                "second": None, "second_score": 0.0}
+        store.signals.save(sid, "faces", CASIA_ID, FrameKind.VIDEO,
+                           [(t, 5.0, [Signal(t, 5.0, "face", 0.93, face)]) for t in (5, 10, 15)])
+    finally:
+        store.close()
+
+    run = run_plugin(stash, {"mode": "retag"}, timeout=300)
+    assert run.error is None, run.log_text()
+    assert run.output["heavy_modules"] == []                  # stored signals only
+    assert run.output["changed"] == 1
+    assert [stash.performer(p)["name"] for p in stash.scene(sid)["performer_ids"]] == ["Jane Roe"]

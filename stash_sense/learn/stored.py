@@ -85,7 +85,7 @@ class StoredFindings:
             signals = self.store.signals.load(media.id, analyzer.name, run.model_id)
             if analyzer.name == "faces":
                 from ..analyzers.faces import face_findings, rule_from_settings  # noqa: PLC0415
-                found.extend(face_findings(rule_from_settings(self.settings, run["model_id"]),
+                found.extend(face_findings(rule_from_settings(self.settings, run.model_id),
                                             signals, media.duration))
             else:
                 found.extend(analyzer.findings(media, signals))
