@@ -16,7 +16,7 @@ from ..aggregate import find_segments
 from ..findings import Finding
 from ..kinds import Kind
 from ..store.embeddings import EmbeddingStore, SceneVectors
-from ..store.ledger import Kind, Ledger, State
+from ..store.ledger import Ledger, State
 from .model import FOLDER, LearnedModels, LearnedTag
 from .train import sigmoid
 
