@@ -5,12 +5,10 @@ who asked. The stand-in validates each against Stash's schema.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import CLIENT_MUTATION_ID  # noqa: F401 - every scene update carries it (see hooks)
-
-if TYPE_CHECKING:   # hooks pass the stdlib LightClient (stash/light.py) and skip `requests`
-    from .client import StashClient
+from .client import StashClient
 
 SCENE_FIELDS = """
   id title organized created_at updated_at
@@ -31,6 +29,10 @@ CONFIRM_FIELDS = ("id updated_at tags { id created_at } studio { id created_at }
 class StashAPI:
     def __init__(self, client: StashClient):
         self.client = client
+
+    def clone(self) -> StashAPI:
+        """The same Stash for another thread (the batch fetches scenes ahead in one)."""
+        return StashAPI(self.client.clone())
 
     # -- configuration ---------------------------------------------------------------------------
     def plugin_settings(self, plugin_id: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The scene tab's operations (runPluginOperation: fast — no model, no `requests`: they run on the
-stdlib LightContext) and the feedback report task.
+"""The scene tab's operations (runPluginOperation: fast — no model, standard library HTTP: light
+modes in app.py) and the feedback report task.
 
     {"mode": "status", "scene_id": "12"}                           -> the scene's status payload
     {"mode": "accept" | "reject", "scene_id": "12", "suggestion_id": 7}
@@ -15,13 +15,12 @@ leaves the scene. Analysis itself is a task: the tab queues "Tag one scene" (mod
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import log
 from ..errors import SettingsError, StashSenseError
 from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
 from ..findings import Finding, Segment
-from ..stash.light import standalone
 from ..store.ledger import Kind, Ledger
 from ..store.review import ReviewMemory
 from ..tagging.apply import Writer
@@ -29,6 +28,9 @@ from ..tagging.plan import Plan, plan_accept, plan_reject
 from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
 from ..tagging.verify import check_database, reconcile
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 TASK_NAME = "Tag one scene"        # the task the tab queues (stash_sense.yml), mode tag_scene
 UNDECIDED = ("open", "applied")    # what a category decision acts on
@@ -39,36 +41,31 @@ class ReviewConflict(StashSenseError):
 
 
 # ---- operations -------------------------------------------------------------------------------
-@standalone
-def status(ctx) -> dict[str, Any]:
+def status(ctx: Context) -> dict[str, Any]:
     return status_payload(ctx, _scene_id(ctx))
 
 
-@standalone
-def accept(ctx) -> dict[str, Any]:
+def accept(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], "accepted", strict=True)
 
 
-@standalone
-def reject(ctx) -> dict[str, Any]:
+def reject(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], "rejected", strict=True)
 
 
-@standalone
-def accept_category(ctx) -> dict[str, Any]:
+def accept_category(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), "accepted", strict=False)
 
 
-@standalone
-def reject_category(ctx) -> dict[str, Any]:
+def reject_category(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), "rejected", strict=False)
 
 
-def feedback_report(ctx) -> dict[str, Any]:
+def feedback_report(ctx: Context) -> dict[str, Any]:
     """Task "Feedback report": per-key counts and the thresholds learnFromRejections raised."""
     store, learn = ctx.store, ctx.settings.learnFromRejections
     rows = report(store.feedback(), store.suggestion_names(), learn)
@@ -85,7 +82,7 @@ def feedback_report(ctx) -> dict[str, Any]:
 
 
 # ---- the payload the tab renders --------------------------------------------------------------
-def status_payload(ctx, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
+def status_payload(ctx: Context, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
     store, settings = ctx.store, ctx.settings
     st = store.status(sid)
     rows = store.suggestions(sid)
@@ -118,7 +115,7 @@ def _suggestion_dict(row, raised: dict[str, float]) -> dict[str, Any]:
 
 
 # ---- decisions ----------------------------------------------------------------------------------
-def _decide(ctx, sid: str, rows: list, status: str, strict: bool) -> dict[str, Any]:
+def _decide(ctx: Context, sid: str, rows: list, status: str, strict: bool) -> dict[str, Any]:
     """Accept or reject `rows`. A rejection is recorded before anything is removed, so a
     request cancelled half-way (the browser closed, the process killed) still counts and the
     next run finishes the removal; an acceptance is recorded once it is written."""
@@ -210,14 +207,14 @@ def _target_id(row) -> str | None:
 
 
 # ---- arguments ----------------------------------------------------------------------------------
-def _scene_id(ctx) -> str:
+def _scene_id(ctx: Context) -> str:
     sid = str(ctx.args.get("scene_id") or "").strip()
     if not sid:
         raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.scene_id (the scene's id)")
     return sid
 
 
-def _suggestion(ctx, sid: str):
+def _suggestion(ctx: Context, sid: str):
     raw = ctx.args.get("suggestion_id")
     try:
         number = int(str(raw).strip())
@@ -233,7 +230,7 @@ def _suggestion(ctx, sid: str):
     return row
 
 
-def _category(ctx, sid: str) -> list:
+def _category(ctx: Context, sid: str) -> list:
     category = str(ctx.args.get("category") or "").strip()
     if not category:
         raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.category")

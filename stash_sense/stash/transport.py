@@ -1,0 +1,86 @@
+"""How StashClient reaches Stash: the transport interface, and the error a stalled file raises.
+
+Why an interface: the plugin talks to one real Stash over HTTP (stash/http_transport.py), and the
+benchmark runs the same StashAPI and StashClient against an in-memory Stash (cli/bench_stash.py).
+Everything about HTTP — the session cookie, the API-key fallback, HTTP 401, TLS, timeouts,
+rewriting Stash's URLs to the address we reach it at — belongs to the HTTP transport; what a
+GraphQL answer means belongs to StashClient. Standard library only: hooks import this.
+"""
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Iterator, Mapping, Protocol
+
+from ..errors import StashSenseError
+
+# (connect, read) seconds. The read timeout bounds each wait for data, not the whole transfer.
+Timeout = tuple[float, float]
+
+
+class TransferFailed(StashSenseError):
+    """Stash accepted the request, then its answer stalled or broke off (a read timed out, the
+    connection was cut mid-body). A problem of that one file — a hung disk or network share
+    behind Stash — not of Stash: callers decide (frames/download.py fails that scene only).
+    A Stash that cannot be reached at all is StashUnreachable instead."""
+
+    def __init__(self, message: str, cause: str):
+        super().__init__(message)
+        self.cause = cause          # what broke, e.g. "TimeoutError", for the log line
+
+
+class Headers(Protocol):
+    """Response headers, looked up case-insensitively as HTTP defines them."""
+
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+
+class Response(Protocol):
+    """An opened GET whose body the caller reads (bounded, or relayed) and then closes."""
+
+    status: int
+    headers: Headers
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The body in pieces of at most `size` bytes, each as soon as it arrives.
+        Raises TransferFailed if the transfer stalls or breaks off."""
+        ...
+
+    def read(self) -> bytes:
+        """The whole body (raises TransferFailed like chunks())."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Response: ...
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+class Transport(Protocol):
+    """One Stash, reached one way. Not thread-safe: `clone()` for another thread."""
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host:port of the Stash we talk to (messages name it)."""
+        ...
+
+    def post_graphql(self, body: bytes) -> tuple[int, bytes]:
+        """POST a JSON GraphQL request; (HTTP status, raw body). Raises StashUnreachable when
+        Stash cannot be reached or refuses our credentials."""
+        ...
+
+    def open(self, url: str, *, headers: Mapping[str, str] | None = None,
+             timeout: Timeout | None = None) -> Response:
+        """GET a URL Stash handed out (sprite, VTT, stream, image), any status but 401, without
+        reading the body. Raises StashUnreachable (no connection, credentials refused) or
+        TransferFailed (the answer did not start within the read timeout)."""
+        ...
+
+    def use_api_key(self, key: str | None) -> None:
+        """Retry a refused request with this API key (for tasks that outlive Stash's session)."""
+        ...
+
+    def clone(self) -> Transport:
+        """The same Stash and credentials, for another thread."""
+        ...
