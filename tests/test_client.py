@@ -1,9 +1,15 @@
-"""The thin Stash client: session cookie auth, API-key fallback after the session ends, errors."""
+"""The Stash client: session cookie auth (and the cookie Stash refreshes), API-key fallback after
+the session ends, errors, timeouts."""
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from stash_sense.errors import StashRequestError, StashUnreachable
 from stash_sense.stash.api import StashAPI
 from stash_sense.stash.client import StashClient
+from stash_sense.stash.transport import TransferFailed
 from tests.e2e import require_schema
 from tests.standin.server import FakeStash
 
@@ -46,5 +52,62 @@ def test_graphql_errors_are_scene_errors_with_stash_s_message(stash):
 
 def test_fetch_rewrites_external_host_urls_to_the_local_base(stash):
     client = StashClient(stash.server_connection())
-    assert client.local_url("https://stash.example.com/scene/abc_sprite.jpg?x=1") == \
+    assert client.transport.local_url("https://stash.example.com/scene/abc_sprite.jpg?x=1") == \
         f"{client.base_url}/scene/abc_sprite.jpg?x=1"
+
+
+class _CookieStash(BaseHTTPRequestHandler):
+    """Answers GraphQL like Stash, records each request's Cookie header, and hands out a new
+    session cookie on the second request (Stash refreshing the session)."""
+    protocol_version = "HTTP/1.1"
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append(self.headers.get("Cookie"))
+        body = b'{"data": {"configuration": {"plugins": {}}}}'
+        self.send_response(200)
+        if len(type(self).seen) == 2:
+            self.send_header("Set-Cookie", "session=refreshed; Path=/; HttpOnly")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refreshed_session_cookie_is_used_from_then_on_also_by_clones():
+    _CookieStash.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieStash)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = StashClient({"Host": "127.0.0.1", "Port": server.server_address[1],
+                              "SessionCookie": {"Name": "session", "Value": "first"}})
+        api = StashAPI(client)
+        for _ in range(3):
+            api.plugin_settings("stash_sense")
+        StashAPI(client.clone()).plugin_settings("stash_sense")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _CookieStash.seen == ["session=first", "session=first", "session=refreshed",
+                                 "session=refreshed"]
+
+
+def test_a_stalled_file_is_a_transfer_failure_a_closed_port_is_unreachable():
+    """Connect and read timeouts differ: Stash accepted the connection but never answers (a
+    hung disk behind it) is TransferFailed for that file; nothing listening is StashUnreachable."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    port = silent.getsockname()[1]
+    try:
+        with pytest.raises(TransferFailed):
+            StashClient({"Host": "127.0.0.1", "Port": port}).open_stream("/x", (5.0, 0.5))
+    finally:
+        silent.close()
+    with pytest.raises(StashUnreachable, match="not reachable"):
+        StashClient({"Host": "127.0.0.1", "Port": port}).open_stream("/x")
