@@ -5,10 +5,12 @@ who asked. The stand-in validates each against Stash's schema.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import CLIENT_MUTATION_ID  # noqa: F401 - every scene update carries it (see hooks)
-from .client import StashClient
+
+if TYPE_CHECKING:
+    from .client import StashClient
 
 SCENE_FIELDS = """
   id title organized created_at updated_at
