@@ -28,7 +28,8 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import log
 from ..log import Progress
@@ -255,9 +256,9 @@ def run(args: argparse.Namespace, out) -> int:
     import torch  # noqa: PLC0415
 
     from ..analyzers.base import Analyzer  # noqa: PLC0415
+    from ..context import Context  # noqa: PLC0415
     from ..models.device import resolve_device  # noqa: PLC0415
     from ..pipeline import load_models  # noqa: PLC0415
-    from ..context import Context  # noqa: PLC0415
     from ..stash.api import StashAPI  # noqa: PLC0415
     from ..stash.client import StashClient  # noqa: PLC0415
     from .bench_stash import MemoryStash, make_clip, sprite_sheet  # noqa: PLC0415

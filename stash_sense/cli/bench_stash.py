@@ -19,8 +19,9 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw

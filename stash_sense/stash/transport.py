@@ -8,8 +8,9 @@ GraphQL answer means belongs to StashClient. Standard library only: hooks import
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Iterator, Mapping, Protocol
+from typing import Protocol
 
 from ..errors import StashSenseError
 
@@ -31,14 +32,16 @@ class TransferFailed(StashSenseError):
 class Headers(Protocol):
     """Response headers, looked up case-insensitively as HTTP defines them."""
 
-    def get(self, name: str, default: str | None = None) -> str | None: ...
+    def get(self, name: str, /) -> str | None: ...
 
 
 class Response(Protocol):
     """An opened GET whose body the caller reads (bounded, or relayed) and then closes."""
 
     status: int
-    headers: Headers
+
+    @property
+    def headers(self) -> Headers: ...
 
     def chunks(self, size: int) -> Iterator[bytes]:
         """The body in pieces of at most `size` bytes, each as soon as it arrives.

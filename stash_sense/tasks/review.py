@@ -152,7 +152,7 @@ def _decide(ctx: Context, sid: str, rows: list, status: str, strict: bool) -> di
     return status_payload(ctx, sid, notes)
 
 
-def _accept(writer: Writer, state: SceneState, rows: list, ctx, notes: list[str],
+def _accept(writer: Writer, state: SceneState, rows: list, ctx: Context, notes: list[str],
             strict: bool) -> list:
     findings = [finding_of(r) for r in rows]
     known = writer.resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
