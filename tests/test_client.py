@@ -2,6 +2,7 @@
 the session ends, errors, timeouts."""
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -111,3 +112,27 @@ def test_a_stalled_file_is_a_transfer_failure_a_closed_port_is_unreachable():
         silent.close()
     with pytest.raises(StashUnreachable, match="not reachable"):
         StashClient({"Host": "127.0.0.1", "Port": port}).open_stream("/x")
+
+
+class _IdleClosingStash(_CookieStash):
+    """Closes each connection after answering without saying so (an idle timeout between a
+    task's requests): the next request must notice and reconnect."""
+
+    def do_POST(self):  # noqa: N802
+        super().do_POST()
+        self.close_connection = True
+
+
+def test_a_kept_alive_connection_that_stash_closed_is_reopened():
+    _IdleClosingStash.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _IdleClosingStash)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = StashAPI(StashClient({"Host": "127.0.0.1", "Port": server.server_address[1]}))
+        for _ in range(3):
+            assert api.plugin_settings("stash_sense") == {}
+            time.sleep(0.05)                      # the server's close has arrived
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_IdleClosingStash.seen) == 3
