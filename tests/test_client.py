@@ -79,13 +79,14 @@ class _CookieStash(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_refreshed_session_cookie_is_used_from_then_on_also_by_clones():
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_refreshed_session_cookie_is_used_from_then_on_also_by_clones(host):
     _CookieStash.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieStash)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        client = StashClient({"Host": "127.0.0.1", "Port": server.server_address[1],
+        client = StashClient({"Host": host, "Port": server.server_address[1],
                               "SessionCookie": {"Name": "session", "Value": "first"}})
         api = StashAPI(client)
         for _ in range(3):

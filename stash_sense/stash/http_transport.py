@@ -67,9 +67,8 @@ class SessionCookies:
     A plain `Cookie` header until Stash first answers with Set-Cookie; only then http.cookiejar
     (10 ms to import, a tenth of a hook's run) takes over with the full cookie rules."""
 
-    def __init__(self, initial: tuple[str, str] | None, host: str):
+    def __init__(self, initial: tuple[str, str] | None):
         self._initial = initial
-        self._host = host
         self._jar: CookieJar | None = None
 
     def header(self, url: str) -> str | None:
@@ -83,27 +82,26 @@ class SessionCookies:
     def update(self, response: http.client.HTTPResponse, url: str) -> None:
         if not response.msg.get_all("Set-Cookie"):
             return                      # the usual answer: nothing to import, nothing to do
+        from http.cookiejar import Cookie, CookieJar, eff_request_host  # noqa: PLC0415
         from urllib.request import Request  # noqa: PLC0415
-        self._open_jar().extract_cookies(response, Request(url))
-
-    def copy(self) -> SessionCookies:
-        other = SessionCookies(self._initial, self._host)
-        if self._jar is not None:
-            jar = other._open_jar()
-            for cookie in self._jar:
-                jar.set_cookie(cookie)
-        return other
-
-    def _open_jar(self) -> CookieJar:
+        request = Request(url)
         if self._jar is None:
-            from http.cookiejar import Cookie, CookieJar  # noqa: PLC0415 - see the class doc
             self._jar = CookieJar()
-            if self._initial:
+            if self._initial:   # as if Stash had set it for this host, so its new value replaces it
                 name, value = self._initial
                 self._jar.set_cookie(Cookie(
-                    0, name, value, None, False, self._host, False, False, "/", True, False,
-                    None, False, None, None, {}))
-        return self._jar
+                    0, name, value, None, False, eff_request_host(request)[1], False, False, "/",
+                    True, False, None, False, None, None, {}))
+        self._jar.extract_cookies(response, request)
+
+    def copy(self) -> SessionCookies:
+        other = SessionCookies(self._initial)
+        if self._jar is not None:
+            from http.cookiejar import CookieJar  # noqa: PLC0415 - already loaded
+            other._jar = CookieJar()
+            for cookie in self._jar:
+                other._jar.set_cookie(cookie)
+        return other
 
 
 class HttpResponse:
@@ -152,7 +150,7 @@ class HttpTransport:
                  *, timeout: Timeout = TIMEOUT):
         self.scheme, self.host, self.port = scheme, host, port
         self.timeout = timeout
-        self.cookies = SessionCookies(cookie, host)
+        self.cookies = SessionCookies(cookie)
         self._api_key: str | None = None
         self._conn: http.client.HTTPConnection | None = None
 
