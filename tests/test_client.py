@@ -1,6 +1,9 @@
 """The Stash client: session cookie auth (and the cookie Stash refreshes), API-key fallback after
 the session ends, errors, timeouts."""
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,3 +140,25 @@ def test_a_kept_alive_connection_that_stash_closed_is_reopened():
         server.shutdown()
         server.server_close()
     assert len(_IdleClosingStash.seen) == 3
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_a_self_signed_certificate_is_accepted(tmp_path):
+    """Home servers often serve Stash over HTTPS with a self-signed certificate."""
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=stash.invalid", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    _CookieStash.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieStash)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = StashClient({"Scheme": "https", "Host": "127.0.0.1",
+                              "Port": server.server_address[1]})
+        assert StashAPI(client).plugin_settings("stash_sense") == {}
+    finally:
+        server.shutdown()
+        server.server_close()
