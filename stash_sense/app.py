@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import log
 from .errors import DependencyMissing, SettingsError, StashSenseError
@@ -16,22 +16,24 @@ from .errors import DependencyMissing, SettingsError, StashSenseError
 if TYPE_CHECKING:
     from .context import Context
 
-Handler = Callable[["Context"], Any]
 
-
-class Mode(NamedTuple):
+class Mode:
     """One `args.mode`: where its handler is, and whether it is light.
 
     Light modes are those Stash waits for — hooks, inside the save or scan that fired them, and
     the scene tab's operations — so they import no torch, numpy or other heavy library, make no
     request beyond what they need (no API-key lookup) and use short timeouts. `precheck`, when
     set, answers from the arguments alone before anything connects to Stash (None: go on).
-    (A NamedTuple, not a dataclass: `dataclasses` costs a hook's fast path a few milliseconds.)"""
-    target: str                     # "package.module:function", imported only when chosen
-    light: bool = False
-    precheck: str | None = None
+    (A plain class: a dataclass or NamedTuple would cost the hook's fast path a millisecond.)"""
 
-    def handler(self) -> Handler:
+    __slots__ = ("target", "light", "precheck")
+
+    def __init__(self, target: str, light: bool = False, precheck: str | None = None):
+        self.target = target            # "package.module:function", imported only when chosen
+        self.light = light
+        self.precheck = precheck
+
+    def handler(self) -> Callable[[Context], Any]:
         return _load(self.target)
 
 
@@ -78,7 +80,7 @@ def mode_for(args: dict[str, Any]) -> Mode:
     return MODES[mode]
 
 
-def handler_for(args: dict[str, Any]) -> Handler:
+def handler_for(args: dict[str, Any]) -> Callable[[Context], Any]:
     return mode_for(args).handler()
 
 
