@@ -80,6 +80,10 @@ def mode_for(args: dict[str, Any]) -> Mode:
     return MODES[mode]
 
 
+def handler_for(args: dict[str, Any]) -> Callable[[Context], Any]:
+    return mode_for(args).handler()
+
+
 def _load(target: str) -> Any:
     module_name, _, name = target.partition(":")
     return getattr(importlib.import_module(module_name), name)

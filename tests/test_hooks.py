@@ -77,9 +77,9 @@ def test_precheck_answers_without_stash_only_when_it_can():
 def test_hook_and_operation_paths_import_no_model_code():
     code = """
 import json, sys
-from stash_sense.app import mode_for, run
+from stash_sense.app import handler_for, run
 fast = run({"args": json.loads(%r)})
-mode_for({"mode": "hook", "hookContext": {"type": "Scene.Update.Post", "id": 1}}).handler()
+handler_for({"mode": "hook", "hookContext": {"type": "Scene.Update.Post", "id": 1}})
 after_fast = sorted(m for m in ("requests", "torch", "sqlite3", "ssl") if m in sys.modules)
 # everything the full hook path uses (the context): still no `requests`
 import stash_sense.context, stash_sense.stash.api, stash_sense.store.review
