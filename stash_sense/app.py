@@ -81,6 +81,7 @@ def mode_for(args: dict[str, Any]) -> Mode:
 
 
 def handler_for(args: dict[str, Any]) -> Callable[[Context], Any]:
+    """The handler `args` asks for, imported (tests check what each mode's import pulls in)."""
     return mode_for(args).handler()
 
 

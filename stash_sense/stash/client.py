@@ -22,8 +22,9 @@ class StashClient:
                  transport: Transport | None = None, timeout: Timeout = TIMEOUT):
         """A client of the Stash described by the plugin input's `server_connection` (over HTTP
         with `timeout`), or of the one `transport` reaches (the benchmark's in-memory Stash)."""
-        self.transport: Transport = transport or HttpTransport.from_server_connection(
-            server_connection, timeout=timeout)
+        if transport is None:
+            transport = HttpTransport.from_server_connection(server_connection, timeout=timeout)
+        self.transport: Transport = transport
 
     @property
     def base_url(self) -> str:
