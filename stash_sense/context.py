@@ -15,9 +15,9 @@ from .log import Progress
 from .settings import Settings, load_settings
 from .stash.api import StashAPI
 from .stash.client import StashClient
-from .stash.transport import Timeout
 
 if TYPE_CHECKING:
+    from .stash.transport import Timeout
     from .store import Store
 
 # Stash waits for a hook or a scene-tab operation before it goes on: a hung Stash must fail it in

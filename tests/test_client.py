@@ -10,10 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from stash_sense.errors import StashRequestError, StashUnreachable
+from stash_sense.errors import StashRequestError, StashUnreachable, TransferFailed
 from stash_sense.stash.api import StashAPI
 from stash_sense.stash.client import StashClient
-from stash_sense.stash.transport import TransferFailed
 from tests.e2e import require_schema
 from tests.standin.server import FakeStash
 

@@ -21,12 +21,13 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
 
-from ..stash.transport import Timeout
+if TYPE_CHECKING:
+    from ..stash.transport import Timeout
 
 COLS = ROWS = 9
 TILE_W, TILE_H = 160, 90

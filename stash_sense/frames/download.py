@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import time
 
-from ..errors import FramesUnavailable
+from ..errors import FramesUnavailable, TransferFailed
 from ..stash.client import StashClient
-from ..stash.transport import TransferFailed
 
 CONNECT_TIMEOUT = 10.0
 DEADLINE = 120.0            # seconds for a whole file; STASH_SENSE_FETCH_TIMEOUT overrides it

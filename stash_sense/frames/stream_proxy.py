@@ -23,12 +23,15 @@ import secrets
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import TYPE_CHECKING
 
-from ..errors import StashUnreachable
+from ..errors import StashUnreachable, TransferFailed
 from ..stash.client import StashClient
-from ..stash.transport import Response, Timeout, TransferFailed
+
+if TYPE_CHECKING:
+    from ..stash.transport import Response, Timeout
 
 LOOPBACK = "127.0.0.1"
 UPSTREAM_TIMEOUT: Timeout = (10.0, 60.0)     # connect, read: ffmpeg's own -rw_timeout is 30 s

@@ -11,13 +11,15 @@ Standard library only (runs in the light operation process).
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from ..errors import StashSenseError
 from ..frames.vtt import Cue, parse_vtt
 from ..stash.client import StashClient
-from ..stash.transport import Timeout
+
+if TYPE_CHECKING:
+    from ..stash.transport import Timeout
 
 TIMEOUT: Timeout = (10.0, 10.0)
 

@@ -10,11 +10,14 @@ Every mode uses this client: tasks, hooks and the scene tab's operations over HT
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StashRequestError, StashUnreachable
 from .http_transport import TIMEOUT, HttpTransport
-from .transport import Response, Timeout, Transport
+
+if TYPE_CHECKING:
+    from .transport import Response, Timeout, Transport
 
 
 class StashClient:

@@ -19,29 +19,29 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import StashUnreachable
-from .transport import Timeout, TransferFailed
+from ..errors import StashUnreachable, TransferFailed
 
 if TYPE_CHECKING:
     from http.cookiejar import CookieJar
+    from typing import Protocol
+
+    from .transport import Timeout
+
+    class _Answer(Protocol):
+        status: int
+
+        def close(self) -> None: ...
+
+_A = TypeVar("_A", bound="_Answer")
 
 TIMEOUT: Timeout = (10.0, 120.0)
 REFUSED = ("Stash refused the plugin's credentials (HTTP 401). If the task ran longer than "
            "Stash's session, generate an API key in Settings > Security so the plugin can fall "
            "back to it.")
 _BROKEN = (OSError, http.client.HTTPException)   # socket errors, timeouts, a cut connection
-
-
-class _Answer(Protocol):
-    status: int
-
-    def close(self) -> None: ...
-
-
-_A = TypeVar("_A", bound=_Answer)
 
 
 def endpoint(server_connection: Mapping[str, Any] | None) -> tuple[str, str, int]:
@@ -82,7 +82,11 @@ class SessionCookies:
     def update(self, response: http.client.HTTPResponse, url: str) -> None:
         if not response.msg.get_all("Set-Cookie"):
             return                      # the usual answer: nothing to import, nothing to do
-        from http.cookiejar import Cookie, CookieJar, eff_request_host  # noqa: PLC0415
+        from http.cookiejar import (  # noqa: PLC0415
+            Cookie,
+            CookieJar,
+            eff_request_host,  # type: ignore[attr-defined]  # the jar's own host rule; no stub
+        )
         from urllib.request import Request  # noqa: PLC0415
         request = Request(url)
         if self._jar is None:

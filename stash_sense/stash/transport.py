@@ -1,10 +1,10 @@
-"""How StashClient reaches Stash: the transport interface, and the error a stalled file raises.
+"""How StashClient reaches Stash: the transport interface (types only: imported for type checking).
 
 Why an interface: the plugin talks to one real Stash over HTTP (stash/http_transport.py), and the
 benchmark runs the same StashAPI and StashClient against an in-memory Stash (cli/bench_stash.py).
 Everything about HTTP — the session cookie, the API-key fallback, HTTP 401, TLS, timeouts,
 rewriting Stash's URLs to the address we reach it at — belongs to the HTTP transport; what a
-GraphQL answer means belongs to StashClient. Standard library only: hooks import this.
+GraphQL answer means belongs to StashClient. A stalled file is errors.TransferFailed.
 """
 from __future__ import annotations
 
@@ -12,21 +12,8 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Protocol
 
-from ..errors import StashSenseError
-
 # (connect, read) seconds. The read timeout bounds each wait for data, not the whole transfer.
 Timeout = tuple[float, float]
-
-
-class TransferFailed(StashSenseError):
-    """Stash accepted the request, then its answer stalled or broke off (a read timed out, the
-    connection was cut mid-body). A problem of that one file — a hung disk or network share
-    behind Stash — not of Stash: callers decide (frames/download.py fails that scene only).
-    A Stash that cannot be reached at all is StashUnreachable instead."""
-
-    def __init__(self, message: str, cause: str):
-        super().__init__(message)
-        self.cause = cause          # what broke, e.g. "TimeoutError", for the log line
 
 
 class Headers(Protocol):
