@@ -82,27 +82,24 @@ class SessionCookies:
     def update(self, response: http.client.HTTPResponse, url: str) -> None:
         if not response.msg.get_all("Set-Cookie"):
             return                      # the usual answer: nothing to import, nothing to do
-        from http.cookiejar import (  # noqa: PLC0415
-            Cookie,
-            CookieJar,
-            eff_request_host,  # type: ignore[attr-defined]  # the jar's own host rule; no stub
-        )
+        import http.cookiejar  # noqa: PLC0415
         from urllib.request import Request  # noqa: PLC0415
         request = Request(url)
         if self._jar is None:
-            self._jar = CookieJar()
+            self._jar = http.cookiejar.CookieJar()
             if self._initial:   # as if Stash had set it for this host, so its new value replaces it
                 name, value = self._initial
-                self._jar.set_cookie(Cookie(
-                    0, name, value, None, False, eff_request_host(request)[1], False, False, "/",
-                    True, False, None, False, None, None, {}))
+                host = http.cookiejar.eff_request_host(request)[1]  # type: ignore[attr-defined]
+                self._jar.set_cookie(http.cookiejar.Cookie(
+                    0, name, value, None, False, host, False, False, "/", True, False, None,
+                    False, None, None, {}))
         self._jar.extract_cookies(response, request)
 
     def copy(self) -> SessionCookies:
         other = SessionCookies(self._initial)
         if self._jar is not None:
-            from http.cookiejar import CookieJar  # noqa: PLC0415 - already loaded
-            other._jar = CookieJar()
+            import http.cookiejar  # noqa: PLC0415 - already loaded
+            other._jar = http.cookiejar.CookieJar()
             for cookie in self._jar:
                 other._jar.set_cookie(cookie)
         return other
