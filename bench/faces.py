@@ -142,15 +142,15 @@ def bench_video(args) -> None:
         return
     from tests.standin.media import make_video
     from tests.standin.server import FakeStash
-    from stash_sense.context import TaskContext
+    from stash_sense.context import Context
     from stash_sense.frames.types import SceneMedia
     with tempfile.TemporaryDirectory() as tmp, FakeStash() as stash:
         path = make_video(os.path.join(tmp, "clip.mp4"), 60, size=(1280, 720), fps=25)
         sid = stash.add_scene("bench", duration=60, width=1280, height=720, video_path=path)
         stash.set_plugin_config("stash_sense", {"videoFrames": args.frames,
                                                 "dataDir": os.path.join(tmp, "data")})
-        ctx = TaskContext.from_payload({"server_connection": stash.server_connection(),
-                                        "args": {}})
+        ctx = Context.from_payload({"server_connection": stash.server_connection(),
+                                    "args": {}})
         source = VideoSource.for_context(ctx)
         media = SceneMedia.from_stash(ctx.api.find_scene(sid))
         seconds = timed(lambda: source.frames(media), args.repeat)

@@ -6,6 +6,8 @@
     │   ├── DependencyMissing        a Python package or ffmpeg is not installed (says what to run)
     │   ├── ModelUnavailable         weights cannot be loaded or fetched (says what to put where)
     │   └── StashUnreachable         Stash does not answer, or refuses our credentials
+    ├── TransferFailed               a file's transfer stalled or broke off after Stash accepted the
+    │                                request: the caller decides (download.py fails that scene)
     └── SceneError                   one scene cannot be processed: it is marked Errored, batch goes on
         ├── FramesUnavailable        no sprite/VTT, a corrupt JPEG, a broken VTT, an unreadable video
         └── StashRequestError        Stash answered a request for this scene with GraphQL errors
@@ -42,6 +44,17 @@ class ModelUnavailable(EnvironmentProblem):
 
 class StashUnreachable(EnvironmentProblem):
     pass
+
+
+class TransferFailed(StashSenseError):
+    """Stash accepted the request, then its answer stalled or broke off (a read timed out, the
+    connection was cut mid-body). A problem of that one file — a hung disk or network share
+    behind Stash — not of Stash: callers decide (frames/download.py fails that scene only).
+    A Stash that cannot be reached at all is StashUnreachable instead."""
+
+    def __init__(self, message: str, cause: str):
+        super().__init__(message)
+        self.cause = cause          # what broke, e.g. "TimeoutError", for the log line
 
 
 class SceneError(StashSenseError):

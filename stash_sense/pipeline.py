@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import log
 from .analyzers.base import Analyzer, AnalyzerContext, EmbeddingAnalyzer, build_analyzers
@@ -35,6 +35,9 @@ from .tagging.tags import TagResolver
 from .tagging.verify import check_database, gone_tags, reconcile
 from .tagging.workflow import WorkflowTags
 from .vocabulary import load_vocabulary
+
+if TYPE_CHECKING:
+    from .context import Context
 
 GROUP = 4  # scenes whose frames go through the models together
 
@@ -59,7 +62,7 @@ class Stats:
         return now
 
 
-def load_models(ctx) -> tuple[list[Analyzer], AnalyzerContext]:
+def load_models(ctx: Context) -> tuple[list[Analyzer], AnalyzerContext]:
     settings = ctx.settings
     vocabulary = load_vocabulary(settings.vocabularyFile)
     actx = AnalyzerContext(settings=settings, vocabulary=vocabulary,
@@ -75,18 +78,19 @@ def load_models(ctx) -> tuple[list[Analyzer], AnalyzerContext]:
     return analyzers, actx
 
 
-def frame_sources(ctx, analyzers: Sequence[Analyzer]) -> dict[str, FrameSource]:
+def frame_sources(ctx: Context, analyzers: Sequence[Analyzer]) -> dict[str, FrameSource]:
     needed = {a.source for a in analyzers}
     sources: dict[str, FrameSource] = {}
     if "sprite" in needed:
-        sources["sprite"] = SpriteSource(ctx.client.clone())
+        sources["sprite"] = SpriteSource(ctx.api.client.clone())
     if "video" in needed:
         from .frames.video import VideoSource  # noqa: PLC0415
         sources["video"] = VideoSource.for_context(ctx)
     return sources
 
 
-def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | None = None) -> dict:
+def run_batch(ctx: Context, scene_ids: Sequence[str],
+              analyzers: Sequence[Analyzer] | None = None) -> dict:
     settings, api, store = ctx.settings, ctx.api, ctx.store
     if analyzers is None:
         analyzers, _ = load_models(ctx)
@@ -96,7 +100,7 @@ def run_batch(ctx, scene_ids: Sequence[str], analyzers: Sequence[Analyzer] | Non
     resolver = TagResolver(api, settings.parentTag, ledger)
     writer = Writer(api, store, resolver, ledger)
     workflow = WorkflowTags.ensure(resolver, settings)
-    fetch_api = type(api)(ctx.client.clone())
+    fetch_api = api.clone()                     # the prefetch thread's own connection
     stats = Stats()
     total = len(scene_ids)
     log.info(f"Stash Sense: {total} scene(s) to analyze with {', '.join(a.name for a in analyzers)}")
@@ -199,7 +203,7 @@ def store_embeddings(store, analyzer: EmbeddingAnalyzer, group: list[Loaded], fr
                            [(frames[i].time, frames[i].span) for i in idx], embeddings[idx])
 
 
-def extra_findings(ctx, media: SceneMedia, scene: dict[str, Any],
+def extra_findings(ctx: Context, media: SceneMedia, scene: dict[str, Any],
                    findings: list[Finding]) -> list[Finding]:
     """`findings` plus those that come from stored data rather than a model run: active learned
     tags (the same ones `retag` proposes, so a normal run does not take them back)."""
@@ -219,8 +223,9 @@ def workflow_settled(workflow: WorkflowTags, tag_ids, review: bool) -> bool:
     return not any(ids[r] in tag_ids for r in ("tagme", "reprocess", "errored"))
 
 
-def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dict[str, list],
-                  writer: Writer, workflow: WorkflowTags, stats: Stats) -> None:
+def process_scene(ctx: Context, item: Loaded, analyzers: Sequence[Analyzer],
+                  signals: dict[str, list], writer: Writer, workflow: WorkflowTags,
+                  stats: Stats) -> None:
     media = item.media
     try:
         started = time.perf_counter()
@@ -236,7 +241,7 @@ def process_scene(ctx, item: Loaded, analyzers: Sequence[Analyzer], signals: dic
         fail_scene(ctx, media.id, media, str(exc), writer, workflow, stats)
 
 
-def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list[Finding],
+def write_findings(ctx: Context, media: SceneMedia, scene: dict[str, Any], findings: list[Finding],
                    writer: Writer, workflow: WorkflowTags, stats: Stats,
                    models: Sequence[str], skip_unchanged: bool = False) -> bool:
     """Plan and write one scene's findings through the one writer (ledger, rejections, review
@@ -282,7 +287,7 @@ def write_findings(ctx, media: SceneMedia, scene: dict[str, Any], findings: list
     return True
 
 
-def fail_scene(ctx, scene_id: str, media: SceneMedia | None, reason: str, writer: Writer,
+def fail_scene(ctx: Context, scene_id: str, media: SceneMedia | None, reason: str, writer: Writer,
                workflow: WorkflowTags, stats: Stats) -> None:
     label = media.label if media else f"scene {scene_id}"
     log.error(f"{label}: {reason}")

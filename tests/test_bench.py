@@ -53,7 +53,7 @@ def test_bench_json_with_video_frames(tmp_path, capfd):
     assert report["frames_per_scene"] == {"ocr": 2}
     assert report["pipeline"]["tagged"] == 1 and report["pipeline"]["errored"] == []
     assert report["model_loads"] == {"ocr": 1}
-    assert report["stash_requests"]["general_config"] >= 1     # ffmpeg located like in Stash
+    assert report["stash_requests"]["StashSenseGeneralConfig"] >= 1     # ffmpeg located like in Stash
     assert report["peak_rss_mb"] > 0
 
 

@@ -123,8 +123,8 @@ def test_a_cuda_device_without_an_nvidia_gpu_is_a_problem(tmp_path):
 
 
 def test_stash_unreachable_is_reported_not_raised(tmp_path):
-    from stash_sense.stash.light import LightClient
-    (stash,) = doctor.check_stash(LightClient({"Host": "127.0.0.1", "Port": 1}))
+    from stash_sense.stash.client import StashClient
+    (stash,) = doctor.check_stash(StashClient({"Host": "127.0.0.1", "Port": 1}))
     assert stash.status is Status.PROBLEM and "not reachable" in stash.detail
 
 

@@ -81,13 +81,12 @@ from stash_sense.app import handler_for, run
 fast = run({"args": json.loads(%r)})
 handler_for({"mode": "hook", "hookContext": {"type": "Scene.Update.Post", "id": 1}})
 after_fast = sorted(m for m in ("requests", "torch", "sqlite3", "ssl") if m in sys.modules)
-# everything the full hook path uses (HookContext): still no `requests`
-import stash_sense.stash.light, stash_sense.stash.api, stash_sense.store.review
+# everything the full hook path uses (the context): still no `requests`
+import stash_sense.context, stash_sense.stash.api, stash_sense.store.review
 import stash_sense.tagging.tags, stash_sense.settings
 after_hook = sorted(m for m in ("requests", "torch") if m in sys.modules)
 import stash_sense.tasks.review, stash_sense.tagging.apply   # the scene tab's operations
 after_ops = sorted(m for m in ("requests", "torch") if m in sys.modules)
-import stash_sense.context
 heavy = ("torch", "open_clip", "ultralytics", "torchvision", "numpy", "PIL", "onnxruntime",
          "stash_sense.pipeline", "stash_sense.analyzers.clip")
 print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_hook,
@@ -102,6 +101,28 @@ print(json.dumps({"fast": fast, "after_fast": after_fast, "after_hook": after_ho
     assert result["after_hook"] == []        # the full hook path: stdlib HTTP only
     assert result["after_ops"] == []         # the scene tab's operations too
     assert result["heavy"] == []
+
+
+def test_every_light_mode_imports_no_heavy_library():
+    """The mode table's light modes (hooks, the scene tab's operations, setup) run while Stash
+    waits, or in Stash's own Python before any dependency exists: their modules, and the context
+    they run on, import no torch, numpy or `requests`."""
+    from stash_sense.app import MODES
+    light = sorted({m.target.partition(":")[0] for m in MODES.values() if m.light})
+    assert "stash_sense.tasks.hooks" in light and "stash_sense.tasks.review" in light
+    code = """
+import json, sys
+from stash_sense.app import MODES
+for mode in MODES.values():
+    if mode.light:
+        mode.handler()
+import stash_sense.context
+print(json.dumps(sorted(m for m in ("torch", "numpy", "requests", "PIL", "sklearn", "onnxruntime",
+                                    "stash_sense.pipeline") if m in sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 # ---- against the stand-in -----------------------------------------------------------------------
@@ -192,7 +213,7 @@ def test_loop_guard_task_writes_fire_hooks_that_queue_nothing(stash, tmp_path):
 def test_hook_client_uses_the_session_cookie_and_reports_errors():
     require_schema()
     from stash_sense.errors import StashRequestError, StashUnreachable
-    from stash_sense.stash.light import LightClient
+    from stash_sense.stash.client import StashClient
     with FakeStash(require_auth=True) as stash:
         tagme = stash.add_tag("StashSense_TagMe")
         sid = stash.add_scene(title="s")
@@ -200,12 +221,12 @@ def test_hook_client_uses_the_session_cookie_and_reports_errors():
         stash.graphql(BULK, {"i": {"ids": [sid], "tag_ids": {"ids": [tagme], "mode": "ADD"}}})
         [job] = stash.jobs.values()                    # the hook got through with the cookie
         assert job["args"] == {"mode": "tag_scene", "scene_id": sid}
-        anonymous = LightClient({**stash.server_connection(), "SessionCookie": None})
+        anonymous = StashClient({**stash.server_connection(), "SessionCookie": None})
         with pytest.raises(StashUnreachable, match="401"):
             anonymous.execute("query { version { version } }")
-        client = LightClient(stash.server_connection())
+        client = StashClient(stash.server_connection())
         with pytest.raises(StashRequestError, match="Cannot query field"):
             client.execute("query { nope }")
         port = stash.port
     with pytest.raises(StashUnreachable, match="not reachable"):
-        LightClient({"Host": "127.0.0.1", "Port": port}).execute("query { version { version } }")
+        StashClient({"Host": "127.0.0.1", "Port": port}).execute("query { version { version } }")

@@ -18,6 +18,7 @@ import tempfile
 from typing import Any
 
 from .. import log
+from .. import PLUGIN_DIR
 from ..analyzers.base import Analyzer, AnalyzerContext, analyzer_class, check_names
 from ..errors import EnvironmentProblem, StashSenseError
 from ..frames.types import Frame, SceneMedia
@@ -26,7 +27,6 @@ from ..references import StaticReferences
 from ..settings import load_settings
 from ..vocabulary import load_vocabulary
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_STUDIO = "Acme Studios"
 
 
@@ -126,7 +126,7 @@ def analyze(args) -> dict:
         make_sample(path, shutil.which("ffmpeg") or "ffmpeg")
     if not path or not os.path.isfile(path):
         raise EnvironmentProblem(f"no such video file: {path!r} (or use --sample)")
-    settings = load_settings({}, _settings(args), REPO)
+    settings = load_settings({}, _settings(args), PLUGIN_DIR)
     check_names(settings.analyzers)
     tools = video_mod.find_tools(None)
     duration = video_mod.probe_duration(path, tools)

@@ -28,11 +28,15 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from types import SimpleNamespace
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import log
+from ..log import Progress
 from .common import add_settings_arguments, settings_from_args
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 GROUP_SCENES = 4   # the pipeline infers 4 scenes' frames together (pipeline.GROUP)
 
@@ -82,10 +86,11 @@ def calibrate(torch, seconds: float = 0.5) -> float:
     return count * 2 * 512 ** 3 / (time.perf_counter() - started) / 1e9
 
 
-class TimedProgress:
+class TimedProgress(Progress):
     """Stands for the Tasks-page progress; remembers when each fraction was reached."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.marks: list[tuple[float, float]] = []
 
     def set(self, fraction: float) -> None:
@@ -219,7 +224,7 @@ def yolo_sweep(objects, frames: Sequence, sizes: list[int]) -> list[dict[str, An
     return rows
 
 
-def pipeline_run(ctx, analyzers, scene_ids: list[str]) -> dict[str, Any]:
+def pipeline_run(ctx: Context, analyzers, scene_ids: list[str]) -> dict[str, Any]:
     from ..pipeline import run_batch  # noqa: PLC0415
     spans = time_calls(analyzers)
     ctx.progress = TimedProgress()
@@ -251,10 +256,12 @@ def run(args: argparse.Namespace, out) -> int:
     import torch  # noqa: PLC0415
 
     from ..analyzers.base import Analyzer  # noqa: PLC0415
+    from ..context import Context  # noqa: PLC0415
     from ..models.device import resolve_device  # noqa: PLC0415
     from ..pipeline import load_models  # noqa: PLC0415
-    from ..store import Store  # noqa: PLC0415
-    from .bench_stash import MemoryClient, MemoryStash, make_clip, sprite_sheet  # noqa: PLC0415
+    from ..stash.api import StashAPI  # noqa: PLC0415
+    from ..stash.client import StashClient  # noqa: PLC0415
+    from .bench_stash import MemoryStash, make_clip, sprite_sheet  # noqa: PLC0415
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -266,7 +273,7 @@ def run(args: argparse.Namespace, out) -> int:
     settings = settings_from_args(args, {"dataDir": work, **overrides})
     load_start = os.getloadavg()[0]
 
-    client = MemoryClient()
+    stash = MemoryStash()
     clip_path = os.path.join(work, "clip.mp4")
     needs_video = any(a in ("ocr", "faces") for a in settings.analyzers)
     has_video = needs_video and make_clip(clip_path, args.clip_seconds)
@@ -278,10 +285,10 @@ def run(args: argparse.Namespace, out) -> int:
     scene_ids = []
     for i in range(max(1, args.scenes)):
         sprite, vtt = sprite_sheet(i, args.clip_seconds)
-        scene_ids.append(client.add_scene(f"bench {i + 1}", args.clip_seconds, sprite, vtt,
+        scene_ids.append(stash.add_scene(f"bench {i + 1}", args.clip_seconds, sprite, vtt,
                                           clip_path if has_video else None))
-    ctx = SimpleNamespace(settings=settings, client=client, api=MemoryStash(client),
-                          store=Store.in_dir(work), progress=TimedProgress(), payload={}, args={})
+    ctx = Context(payload={}, settings=settings, api=StashAPI(StashClient(transport=stash)),
+                  progress=TimedProgress())          # its store: settings.data_dir, i.e. `work`
 
     captured = _Capture(args.verbose)
     loads: Counter[str] = Counter()
@@ -301,7 +308,7 @@ def run(args: argparse.Namespace, out) -> int:
             from ..frames.sprite import SpriteSource  # noqa: PLC0415
             group = scene_ids[:GROUP_SCENES]
             media = [_media(ctx.api.find_scene(s)) for s in group]
-            frames = {"sprite": [f for m in media for f in SpriteSource(client).frames(m)]}
+            frames = {"sprite": [f for m in media for f in SpriteSource(ctx.api.client).frames(m)]}
             if has_video:
                 from ..frames.video import VideoSource  # noqa: PLC0415
                 source = VideoSource.for_context(ctx)
@@ -317,7 +324,7 @@ def run(args: argparse.Namespace, out) -> int:
             rss_models = _rss_mb()
             per_scene = {a.name: len(frames.get(a.source, [])) / len(group) for a in analyzers}
             del frames                       # the pipeline decodes its own
-            client.calls.clear()
+            stash.calls.clear()
             if clip:
                 clip.tiles_seen = clip.tiles_skipped = 0
             pipe = pipeline_run(ctx, analyzers, scene_ids)
@@ -336,7 +343,7 @@ def run(args: argparse.Namespace, out) -> int:
         "frames_per_scene": per_scene,
         "analyzers": rates, "bare_clip": bare, "yolo_sizes": sweep, "pipeline": pipe,
         "model_loads": dict(loads), "load_seconds": load_seconds,
-        "stash_requests": dict(client.calls), "peak_rss_mb": _peak_rss_mb(),
+        "stash_requests": dict(stash.calls), "peak_rss_mb": _peak_rss_mb(),
         "rss_after_load_mb": rss_loaded, "rss_before_pipeline_mb": rss_models,
         "log_problems": captured.problems}
     if args.json:

@@ -2,27 +2,32 @@
 
 Scenes are made the way Stash makes them: a 9x9 JPEG sprite sheet of 160 px tiles with its WebVTT
 (one cue per tile, duration/81 each) and, when ffmpeg exists, a 1080p H.264 clip the video frame
-source reads from disk. `MemoryStash` is a `StashAPI` whose methods answer from dictionaries, so
-the real pipeline (prefetch, frame sources, analyzers, store, plan, writer, workflow tags) runs
-unchanged and "write" is measured without a server; it counts the requests the pipeline makes, so
-a real Stash's per-request cost can be added by hand. A method it does not implement reaches
-`MemoryClient.execute`, which fails naming the GraphQL operation rather than returning wrong data.
+source reads from disk. `MemoryStash` is a transport (stash/transport.py) that answers the
+plugin's GraphQL documents from dictionaries and serves the sprites and VTTs, so the real StashAPI,
+StashClient and pipeline (prefetch, frame sources, analyzers, store, plan, writer, workflow tags)
+run unchanged and "write" is measured without a server. It counts the requests by operation, so a
+real Stash's per-request cost can be added by hand. An operation it does not answer fails naming
+it rather than returning wrong data.
 """
 from __future__ import annotations
 
 import copy
 import io
+import json
 import random
 import re
 import shutil
 import subprocess
 from collections import Counter
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
 
-from ..stash.api import StashAPI
+if TYPE_CHECKING:
+    from ..stash.transport import Timeout
 
 COLS = ROWS = 9
 TILE_W, TILE_H = 160, 90
@@ -74,30 +79,41 @@ def make_clip(path: str, seconds: float, width: int = 1920, height: int = 1080) 
 
 
 class MemoryResponse:
-    """The part of a streamed requests.Response that frames/download.py uses."""
+    """An opened file of the in-memory Stash (transport.Response)."""
 
-    def __init__(self, status_code: int, content: bytes):
-        self.status_code, self.content = status_code, content
+    def __init__(self, status: int, content: bytes):
+        self.status, self.content = status, content
         self.headers = {"Content-Length": str(len(content))}
 
-    def iter_content(self, size: int):
+    def chunks(self, size: int) -> Iterator[bytes]:
         for start in range(0, len(self.content), size):
             yield self.content[start:start + size]
 
-    def __enter__(self) -> "MemoryResponse":
+    def read(self) -> bytes:
+        return self.content
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> MemoryResponse:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         pass
 
 
-class MemoryClient:
-    """Stands where StashClient stands: media by URL, and state shared by every clone."""
+Variables = dict[str, Any]
+
+
+class MemoryStash:
+    """A transport to a Stash held in dictionaries: the GraphQL operations the tag pipeline sends
+    (by their StashSense* names), and media by URL. Every clone shares the one state."""
 
     base_url = "http://bench.invalid"
 
     def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}               # by URL path
         self.scenes: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, dict[str, Any]] = {}
         self.markers: dict[str, dict[str, Any]] = {}
@@ -108,7 +124,58 @@ class MemoryClient:
         self.calls: Counter[str] = Counter()
         self._next = 100
         self._clock = 0
+        self._operations: dict[str, Callable[[Variables], dict[str, Any]]] = {
+            "StashSensePluginConfig": lambda v: {"configuration": {"plugins": {}}},
+            "StashSenseGeneralConfig": lambda v: {"configuration": {"general": {
+                "ffmpegPath": "", "ffprobePath": "", "generatedPath": "", "configFilePath": ""}}},
+            "StashSenseScene": lambda v: {"findScene": self._scene(str(v["id"]))},
+            "StashSenseSceneIds": self._scene_ids,
+            "StashSenseSceneTags": self._update_tags,
+            "StashSenseScenePerformers": lambda v: {
+                "bulkSceneUpdate": self._confirm(v["input"]["ids"])},
+            "StashSenseSceneStudio": self._set_studio,
+            "StashSenseSceneStudioNow": self._studio_now,
+            "StashSenseSceneIdentity": lambda v: {"findScenes": {"scenes": [
+                {"id": i, "created_at": self.scenes[i]["created_at"]}
+                for i in map(str, v["ids"]) if i in self.scenes]}},
+            "StashSenseTagsById": lambda v: {"findTags": {"tags": [
+                copy.deepcopy(self.tags[t]) for t in map(str, v["ids"]) if t in self.tags]}},
+            "StashSensePerformersById": lambda v: {"findPerformers": {"performers": []}},
+            "StashSenseMarkerCreate": self._create_marker,
+            "StashSenseMarkersDestroy": self._destroy_markers,
+            "StashSenseTagsNamed": self._tags_named,
+            "StashSenseTagCreate": self._create_tag,
+            "StashSenseStudios": lambda v: {
+                "findStudios": {"studios": copy.deepcopy(self.studios)}},
+            "StashSensePerformers": lambda v: {"findPerformers": {"count": 0, "performers": []}},
+            "StashSensePerformerScenes": lambda v: {"findScenes": {"scenes": []}},
+        }
 
+    # -- the transport -------------------------------------------------------------------------
+    def post_graphql(self, body: bytes) -> tuple[int, bytes]:
+        request = json.loads(body)
+        found = re.search(r"(?:query|mutation)\s+(\w+)", request["query"])
+        name = found.group(1) if found else request["query"][:60]
+        answer = self._operations.get(name)
+        if answer is None:
+            raise NotImplementedError(f"the benchmark's in-memory Stash does not answer {name}; "
+                                      "add it to MemoryStash")
+        self.calls[name] += 1
+        return 200, json.dumps({"data": answer(request.get("variables") or {})}).encode()
+
+    def open(self, url: str, *, headers: Mapping[str, str] | None = None,
+             timeout: Timeout | None = None) -> MemoryResponse:
+        self.calls["GET media"] += 1
+        data = self.files.get(urlsplit(url).path)
+        return MemoryResponse(200 if data is not None else 404, data or b"")
+
+    def use_api_key(self, key: str | None) -> None:
+        pass
+
+    def clone(self) -> MemoryStash:
+        return self
+
+    # -- the library ---------------------------------------------------------------------------
     def now(self) -> str:
         """A distinct, increasing timestamp per write (the ledger keys identity on created_at)."""
         self._clock += 1
@@ -118,192 +185,116 @@ class MemoryClient:
         self._next += 1
         return str(self._next)
 
-    def clone(self) -> "MemoryClient":
-        return self
-
-    def fetch(self, url: str):
-        self.calls["GET media"] += 1
-        data = self.files.get(url)
-        return SimpleNamespace(status_code=200 if data is not None else 404, content=data or b"")
-
-    def open_stream(self, url: str, timeout=None, headers=None) -> "MemoryResponse":
-        """What frames/download.py reads sprites and VTTs through (StashClient.open_stream)."""
-        self.calls["GET media"] += 1
-        data = self.files.get(url)
-        return MemoryResponse(200 if data is not None else 404, data or b"")
-
-    def local_url(self, url: str) -> str:
-        return url
-
-    def execute(self, query: str, variables: dict | None = None) -> dict:
-        name = re.search(r"(?:query|mutation)\s+(\w+)", query)
-        raise NotImplementedError(f"the benchmark's in-memory Stash does not answer "
-                                  f"{name.group(1) if name else query[:60]}; add it to MemoryStash")
-
     def add_scene(self, title: str, duration: float, sprite: bytes, vtt: str,
                   video: str | None) -> str:
         sid = self.new_id()
-        base = f"{self.base_url}/scene/{sid}"
-        self.files[f"{base}_sprite.jpg"] = sprite
-        self.files[f"{base}_thumbs.vtt"] = vtt.encode()
+        path = f"/scene/{sid}"
+        self.files[f"{path}_sprite.jpg"] = sprite
+        self.files[f"{path}_thumbs.vtt"] = vtt.encode()
         self.scenes[sid] = {
             "id": sid, "title": title, "organized": False, "tags": [], "studio": None,
             "created_at": self.now(), "updated_at": self.now(),
             "performers": [], "scene_markers": [],
             "files": [{"path": video or f"/nonexistent/{sid}.mp4", "duration": duration,
                        "width": 1920, "height": 1080, "frame_rate": 10.0}],
-            "paths": {"sprite": f"{base}_sprite.jpg", "vtt": f"{base}_thumbs.vtt",
+            "paths": {"sprite": f"{self.base_url}{path}_sprite.jpg",
+                      "vtt": f"{self.base_url}{path}_thumbs.vtt",
                       "stream": None, "screenshot": None}}
         return sid
 
-
-class MemoryStash(StashAPI):
-    """The StashAPI methods the tag pipeline uses, answered from MemoryClient's dictionaries."""
-
-    def __init__(self, client: MemoryClient):
-        super().__init__(client)
-        self.m = client
-
-    def _count(self, name: str) -> None:
-        self.m.calls[name] += 1
-
-    def plugin_settings(self, plugin_id: str) -> dict[str, Any]:
-        self._count("plugin_settings")
-        return {}
-
-    def general_config(self) -> dict[str, Any]:
-        self._count("general_config")
-        return {"ffmpegPath": "", "ffprobePath": "", "generatedPath": "", "configFilePath": ""}
-
-    def find_scene(self, scene_id: str) -> dict[str, Any] | None:
-        self._count("find_scene")
-        scene = self.m.scenes.get(str(scene_id))
+    # -- the operations ------------------------------------------------------------------------
+    def _scene(self, scene_id: str) -> dict[str, Any] | None:
+        scene = self.scenes.get(scene_id)
         if scene is None:
             return None
         out = copy.deepcopy(scene)
-        out["tags"] = [{"id": t, "name": self.m.tags[t]["name"],
-                        "created_at": self.m.tags[t]["created_at"]} for t in scene["tags"]]
+        out["tags"] = [{"id": t, "name": self.tags[t]["name"],
+                        "created_at": self.tags[t]["created_at"]} for t in scene["tags"]]
         studio = self._studio_of(scene)
         out["studio"] = studio and {"id": studio["id"], "name": studio["name"],
                                     "created_at": studio["created_at"]}
-        out["scene_markers"] = [copy.deepcopy(self.m.markers[mid]) for mid in scene["scene_markers"]]
+        out["scene_markers"] = [copy.deepcopy(self.markers[mid]) for mid in scene["scene_markers"]]
         return out
 
-    def scene_ids_with_tags(self, tag_ids: list[str], per_page: int = 250) -> list[str]:
-        self._count("scene_ids_with_tags")
-        wanted = set(tag_ids)
-        return [sid for sid, s in self.m.scenes.items() if wanted & set(s["tags"])]
+    def _scene_ids(self, v: Variables) -> dict[str, Any]:
+        wanted = set(v["f"]["tags"]["value"])
+        ids = [sid for sid, s in self.scenes.items() if wanted & set(s["tags"])]
+        page, per_page = v["p"]["page"], v["p"]["per_page"]
+        chosen = ids[(page - 1) * per_page:page * per_page]
+        return {"findScenes": {"count": len(ids), "scenes": [{"id": sid} for sid in chosen]}}
 
     def _studio_of(self, scene: dict[str, Any]) -> dict[str, Any] | None:
         wanted = (scene["studio"] or {}).get("id")
-        return next((s for s in self.m.studios if s["id"] == wanted), None) if wanted else None
+        return next((s for s in self.studios if s["id"] == wanted), None) if wanted else None
 
     def _confirm(self, scene_ids: list[str]) -> list[dict[str, Any]]:
         """What Stash's bulkSceneUpdate answers (CONFIRM_FIELDS), after bumping updated_at."""
         out = []
         for sid in scene_ids:
-            scene = self.m.scenes[sid]
-            scene["updated_at"] = self.m.now()
+            scene = self.scenes[sid]
+            scene["updated_at"] = self.now()
             studio = self._studio_of(scene)
             out.append({"id": sid, "updated_at": scene["updated_at"],
-                        "tags": [{"id": t, "created_at": self.m.tags[t]["created_at"]}
+                        "tags": [{"id": t, "created_at": self.tags[t]["created_at"]}
                                  for t in scene["tags"]],
                         "studio": ({"id": studio["id"], "created_at": studio["created_at"]}
                                    if studio else None),
                         "performers": []})
         return out
 
-    def update_scene_tags(self, scene_ids: list[str], tag_ids: list[str],
-                          mode: str) -> list[dict[str, Any]]:
-        if not tag_ids:
-            return []
-        self._count("update_scene_tags")
+    def _update_tags(self, v: Variables) -> dict[str, Any]:
+        scene_ids, change = v["input"]["ids"], v["input"]["tag_ids"]
+        tag_ids, mode = change["ids"], change["mode"]
         for sid in scene_ids:
-            tags = self.m.scenes[sid]["tags"]
+            tags = self.scenes[sid]["tags"]
             if mode == "ADD":
                 tags.extend(t for t in tag_ids if t not in tags)
             elif mode == "REMOVE":
                 tags[:] = [t for t in tags if t not in tag_ids]
             else:
                 tags[:] = list(dict.fromkeys(tag_ids))
-        return self._confirm(scene_ids)
+        return {"bulkSceneUpdate": self._confirm(scene_ids)}
 
-    def update_scene_performers(self, scene_id: str, performer_ids: list[str],
-                                mode: str) -> list[dict[str, Any]]:
-        if not performer_ids:
-            return []
-        self._count("update_scene_performers")
-        return self._confirm([scene_id])
+    def _set_studio(self, v: Variables) -> dict[str, Any]:
+        [scene_id], studio_id = v["input"]["ids"], v["input"]["studio_id"]
+        studio = next((s for s in self.studios if s["id"] == studio_id), None)
+        self.scenes[scene_id]["studio"] = \
+            {"id": studio["id"], "name": studio["name"]} if studio else None
+        return {"bulkSceneUpdate": self._confirm([scene_id])}
 
-    def set_scene_studio(self, scene_id: str, studio_id: str | None) -> list[dict[str, Any]]:
-        self._count("set_scene_studio")
-        studio = next((s for s in self.m.studios if s["id"] == studio_id), None)
-        self.m.scenes[scene_id]["studio"] = {"id": studio["id"], "name": studio["name"]} if studio else None
-        return self._confirm([scene_id])
+    def _studio_now(self, v: Variables) -> dict[str, Any]:
+        studio = self.scenes[str(v["id"])]["studio"]
+        return {"findScene": {"studio": {"id": studio["id"]} if studio else None}}
 
-    def scene_studio_id(self, scene_id: str) -> str | None:
-        self._count("scene_studio_id")
-        studio = self.m.scenes[str(scene_id)]["studio"]
-        return studio["id"] if studio else None
+    def _create_marker(self, v: Variables) -> dict[str, Any]:
+        m = v["input"]
+        mid, created = self.new_id(), self.now()
+        tag = self.tags[m["primary_tag_id"]]
+        self.markers[mid] = {"id": mid, "title": m["title"], "seconds": m["seconds"],
+                             "end_seconds": m["end_seconds"], "created_at": created,
+                             "primary_tag": {"id": m["primary_tag_id"], "name": tag["name"]},
+                             "tags": [{"id": t, "name": self.tags[t]["name"]}
+                                      for t in m["tag_ids"]]}
+        self.scenes[m["scene_id"]]["scene_markers"].append(mid)
+        return {"sceneMarkerCreate": {"id": mid, "created_at": created}}
 
-    def scene_created_at(self, scene_ids: list[str]) -> dict[str, str]:
-        self._count("scene_created_at")
-        return {str(i): self.m.scenes[str(i)]["created_at"] for i in scene_ids
-                if str(i) in self.m.scenes}
-
-    def tags_by_ids(self, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
-        self._count("tags_by_ids")
-        return {str(t): copy.deepcopy(self.m.tags[str(t)]) for t in tag_ids if str(t) in self.m.tags}
-
-    def performer_ids_existing(self, performer_ids: list[str]) -> set[str]:
-        self._count("performer_ids_existing")
-        return set()
-
-    def create_marker(self, scene_id: str, title: str, seconds: float, end_seconds: float | None,
-                      primary_tag_id: str, tag_ids: list[str]) -> dict[str, Any]:
-        self._count("create_marker")
-        mid = self.m.new_id()
-        created = self.m.now()
-        tag = self.m.tags[primary_tag_id]
-        self.m.markers[mid] = {"id": mid, "title": title, "seconds": seconds,
-                               "end_seconds": end_seconds, "created_at": created,
-                               "primary_tag": {"id": primary_tag_id, "name": tag["name"]},
-                               "tags": [{"id": t, "name": self.m.tags[t]["name"]} for t in tag_ids]}
-        self.m.scenes[scene_id]["scene_markers"].append(mid)
-        return {"id": mid, "created_at": created}
-
-    def destroy_markers(self, marker_ids: list[str]) -> None:
-        if not marker_ids:
-            return
-        self._count("destroy_markers")
-        for mid in marker_ids:
-            self.m.markers.pop(mid, None)
-            for scene in self.m.scenes.values():
+    def _destroy_markers(self, v: Variables) -> dict[str, Any]:
+        for mid in v["ids"]:
+            self.markers.pop(mid, None)
+            for scene in self.scenes.values():
                 if mid in scene["scene_markers"]:
                     scene["scene_markers"].remove(mid)
+        return {"sceneMarkersDestroy": True}
 
-    def tags_named(self, name: str) -> list[dict[str, Any]]:
-        self._count("tags_named")
-        low = name.lower()
-        return [copy.deepcopy(t) for t in self.m.tags.values()
-                if t["name"].lower() == low or low in (a.lower() for a in t["aliases"])]
+    def _tags_named(self, v: Variables) -> dict[str, Any]:
+        low = v["f"]["name"]["value"].lower()
+        return {"findTags": {"tags": [
+            copy.deepcopy(t) for t in self.tags.values()
+            if t["name"].lower() == low or low in (a.lower() for a in t["aliases"])]}}
 
-    def create_tag(self, name: str, parent_ids: list[str], ignore_auto_tag: bool = True,
-                   description: str = "") -> dict[str, Any]:
-        self._count("create_tag")
-        tid = self.m.new_id()
-        self.m.tags[tid] = {"id": tid, "name": name, "aliases": [], "created_at": self.m.now(),
-                            "parents": [{"id": p} for p in parent_ids]}
-        return copy.deepcopy(self.m.tags[tid])
-
-    def all_studios(self) -> list[dict[str, Any]]:
-        self._count("all_studios")
-        return copy.deepcopy(self.m.studios)
-
-    def performers_page(self, page: int, per_page: int) -> tuple[int, list[dict[str, Any]]]:
-        self._count("performers_page")
-        return 0, []
-
-    def scenes_of_performer(self, performer_id: str, limit: int) -> list[dict[str, Any]]:
-        self._count("scenes_of_performer")
-        return []
+    def _create_tag(self, v: Variables) -> dict[str, Any]:
+        tid = self.new_id()
+        self.tags[tid] = {"id": tid, "name": v["input"]["name"], "aliases": [],
+                          "created_at": self.now(),
+                          "parents": [{"id": p} for p in v["input"]["parent_ids"]]}
+        return {"tagCreate": copy.deepcopy(self.tags[tid])}

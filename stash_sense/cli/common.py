@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Sequence
 
+from .. import PLUGIN_DIR
 from ..errors import SettingsError
 from ..settings import SETTING_KEYS, Settings, load_settings
-
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,9 +22,9 @@ def run(args: argparse.Namespace, out) -> int:
     client = None
     if args.stash:
         from urllib.parse import urlsplit  # noqa: PLC0415
-        from ..stash.light import LightClient  # noqa: PLC0415
+        from ..stash.client import StashClient  # noqa: PLC0415
         url = urlsplit(args.stash)
-        client = LightClient({"Scheme": url.scheme or "http", "Host": url.hostname or "localhost",
+        client = StashClient({"Scheme": url.scheme or "http", "Host": url.hostname or "localhost",
                               "Port": url.port or 9999})
     checks = run_checks(settings_from_args(args), plugins_path=args.plugins_path, client=client)
     summary = report(checks, to_log=False)

@@ -3,14 +3,13 @@ plugin source to publish (see stash_sense/install/package.py and README "Install
 from __future__ import annotations
 
 import argparse
-import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from .. import PLUGIN_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for index.yml and stash_sense.zip")
-    parser.add_argument("--root", default=ROOT, help="the source tree (default: this checkout)")
+    parser.add_argument("--root", default=PLUGIN_DIR, help="the source tree (default: this checkout)")
 
 
 def run(args: argparse.Namespace, out) -> int:

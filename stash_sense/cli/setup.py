@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import PLUGIN_DIR
+from .. import PLUGIN_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

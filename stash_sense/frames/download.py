@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-import requests
-
-from ..errors import FramesUnavailable
+from ..errors import FramesUnavailable, TransferFailed
 from ..stash.client import StashClient
 
 CONNECT_TIMEOUT = 10.0
@@ -43,26 +41,26 @@ def download(client: StashClient, url: str, what: str, *, max_bytes: int,
     started = time.monotonic()
     try:
         response = client.open_stream(url, (CONNECT_TIMEOUT, deadline))
-    except requests.Timeout:
+    except TransferFailed:
         raise FramesUnavailable(_stalled(what, deadline)) from None
     with response:
-        if response.status_code == 404 and not_found:
+        if response.status == 404 and not_found:
             raise FramesUnavailable(not_found)
-        if response.status_code != 200:
-            raise FramesUnavailable(f"Stash answered HTTP {response.status_code} for the {what}")
-        declared = response.headers.get("Content-Length", "")
+        if response.status != 200:
+            raise FramesUnavailable(f"Stash answered HTTP {response.status} for the {what}")
+        declared = response.headers.get("Content-Length") or ""
         if declared.isdigit() and int(declared) > max_bytes:
             raise FramesUnavailable(_too_big(what, int(declared), max_bytes, fix))
         body = bytearray()
         try:
-            for chunk in response.iter_content(CHUNK):
+            for chunk in response.chunks(CHUNK):
                 body += chunk
                 if len(body) > max_bytes:
                     raise FramesUnavailable(_too_big(what, None, max_bytes, fix))
                 if time.monotonic() - started > deadline:
                     raise FramesUnavailable(_stalled(what, deadline))
-        except requests.RequestException as exc:   # a read timeout or a connection cut mid-body
-            raise FramesUnavailable(f"{_stalled(what, deadline)} ({type(exc).__name__})") from None
+        except TransferFailed as exc:   # a read timeout or a connection cut mid-body
+            raise FramesUnavailable(f"{_stalled(what, deadline)} ({exc.cause})") from None
     return bytes(body)
 
 

@@ -23,15 +23,18 @@ import secrets
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import TYPE_CHECKING
 
-import requests
+from ..errors import StashUnreachable, TransferFailed
+from ..stash.client import StashClient
 
-from ..errors import StashUnreachable
+if TYPE_CHECKING:
+    from ..stash.transport import Response, Timeout
 
 LOOPBACK = "127.0.0.1"
-UPSTREAM_TIMEOUT = (10.0, 60.0)     # connect, read: ffmpeg's own -rw_timeout is 30 s
+UPSTREAM_TIMEOUT: Timeout = (10.0, 60.0)     # connect, read: ffmpeg's own -rw_timeout is 30 s
 CHUNK = 256 * 1024
 RELAYED = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified",
            "ETag")
@@ -41,8 +44,8 @@ class StreamProxy:
     """`with proxy.serving(stash_url) as local_url:` ffmpeg reads `local_url`. Start is lazy (the
     first scene that needs the stream); `close()` stops it (also done by process exit)."""
 
-    def __init__(self, client):
-        self._client = client               # StashClient; cloned per request (thread safety)
+    def __init__(self, client: StashClient):
+        self._client = client               # cloned per request (thread safety)
         self._routes: dict[str, str] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -81,7 +84,7 @@ class StreamProxy:
         with self._lock:
             return self._routes.get(token)
 
-    def open_upstream(self, upstream: str, range_header: str | None) -> requests.Response:
+    def open_upstream(self, upstream: str, range_header: str | None) -> Response:
         headers = {"Range": range_header} if range_header else {}
         return self._client.clone().open_stream(upstream, UPSTREAM_TIMEOUT, headers)
 
@@ -131,20 +134,21 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.proxy.open_upstream(upstream, self.headers.get("Range"))
         except StashUnreachable as exc:
             return self._plain(401 if "401" in str(exc) else 502)
-        except requests.RequestException:
+        except TransferFailed:
             return self._plain(504)
         with response:
-            self.send_response(response.status_code)
+            self.send_response(response.status)
             for name in RELAYED:
-                if name in response.headers:
-                    self.send_header(name, response.headers[name])
+                value = response.headers.get(name)
+                if value is not None:
+                    self.send_header(name, value)
             self.end_headers()
             if self.command == "HEAD":
                 return
             try:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in response.chunks(CHUNK):
                     self.wfile.write(chunk)
-            except (OSError, requests.RequestException):
+            except (OSError, TransferFailed):
                 pass        # ffmpeg closed the connection to seek elsewhere, or Stash cut it
 
 

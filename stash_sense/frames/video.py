@@ -262,7 +262,7 @@ class VideoSource(FrameSource):
     def for_context(cls, ctx) -> "VideoSource":
         tools = find_tools(ctx.api.general_config())
         log.debug(f"video frames with {tools.ffmpeg}, {ctx.settings.videoFrames} per scene")
-        return cls(tools, count=ctx.settings.videoFrames, client=ctx.client)
+        return cls(tools, count=ctx.settings.videoFrames, client=ctx.api.client)
 
     @contextmanager
     def locate(self, scene: SceneMedia) -> Iterator[str]:

@@ -11,22 +11,24 @@ Standard library only (runs in the light operation process).
 from __future__ import annotations
 
 import bisect
-import http.client
-import ssl
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
-from ..errors import FramesUnavailable
+from ..errors import StashSenseError
 from ..frames.vtt import Cue, parse_vtt
+from ..stash.client import StashClient
 
-TIMEOUT = 10
+if TYPE_CHECKING:
+    from ..stash.transport import Timeout
+
+TIMEOUT: Timeout = (10.0, 10.0)
 
 
 class SpriteTiles:
     """Fetches and parses each scene's VTT once; `thumbnail(scene, time)` -> the tile dict."""
 
-    def __init__(self, client):
-        self.client = client         # LightClient or StashClient: scheme/host/port/cookie
+    def __init__(self, client: StashClient):
+        self.client = client
         self._cues: dict[str, list[Cue] | None] = {}
 
     def thumbnail(self, scene: dict[str, Any], time: float) -> dict[str, Any] | None:
@@ -46,32 +48,12 @@ class SpriteTiles:
         if scene_id not in self._cues:
             try:
                 self._cues[scene_id] = parse_vtt(self._get(url).decode("utf-8", "replace"))
-            except (OSError, http.client.HTTPException, FramesUnavailable):
+            except (StashSenseError, OSError):
                 self._cues[scene_id] = None      # no sprites yet: the UI shows a placeholder
         return self._cues[scene_id]
 
     def _get(self, url: str) -> bytes:
-        parts = urlsplit(url)
-        client = self.client
-        scheme = getattr(client, "scheme", parts.scheme or "http")
-        host = getattr(client, "host", parts.hostname)
-        port = getattr(client, "port", parts.port)
-        if scheme == "https":
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=TIMEOUT, context=context)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
-        headers = {"Cookie": client.cookie} if getattr(client, "cookie", None) else {}
-        try:
-            conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
-                         headers=headers)
-            response = conn.getresponse()
-            body = response.read()
+        with self.client.open_stream(url, TIMEOUT) as response:
             if response.status != 200:
                 raise OSError(f"HTTP {response.status}")
-            return body
-        finally:
-            conn.close()
+            return response.read()

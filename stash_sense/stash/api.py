@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import CLIENT_MUTATION_ID  # noqa: F401 - every scene update carries it (see hooks)
 
-if TYPE_CHECKING:   # hooks pass the stdlib LightClient (stash/light.py) and skip `requests`
+if TYPE_CHECKING:
     from .client import StashClient
 
 SCENE_FIELDS = """
@@ -31,6 +31,10 @@ CONFIRM_FIELDS = ("id updated_at tags { id created_at } studio { id created_at }
 class StashAPI:
     def __init__(self, client: StashClient):
         self.client = client
+
+    def clone(self) -> StashAPI:
+        """The same Stash for another thread (the batch fetches scenes ahead in one)."""
+        return StashAPI(self.client.clone())
 
     # -- configuration ---------------------------------------------------------------------------
     def plugin_settings(self, plugin_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ It only forgets; it removes nothing from Stash.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import log
 from ..store.faces import FaceStore
@@ -21,12 +21,15 @@ from ..store.ledger import Ledger, State
 from ..tagging.state import SceneState
 from ..tagging.verify import reconcile
 
+if TYPE_CHECKING:
+    from ..context import Context
+
 PAGE = 500
 # Kept per performer by the faces store, which forgets them its own way (FaceStore.forget_faces).
 FACE_TABLES = {"face_gallery", "face_sources", "face_performers", "scene_faces", "face_groups"}
 
 
-def cleanup(ctx) -> dict[str, Any]:
+def cleanup(ctx: Context) -> dict[str, Any]:
     api, store = ctx.api, ctx.store
     ledger = Ledger(store)
     forgotten = {"scenes": 0, "owned": 0, "created_tags": 0, "performers": 0}

@@ -11,17 +11,19 @@ through the one writer (ownership recorded, so Undo takes it back). It never del
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import log
-from ..stash.light import standalone
 from .reports import read_report, write_report
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 REPORT_FILE = "duplicates.json"
 DUPLICATE_TAG = "StashSense_Duplicate"
 
 
-def duplicates(ctx) -> dict[str, Any]:
+def duplicates(ctx: Context) -> dict[str, Any]:
     from ..similarity.duplicates import Rules, find_groups  # noqa: PLC0415
     from .similar import open_index, scenes_by_id  # noqa: PLC0415
     started = time.perf_counter()
@@ -61,7 +63,7 @@ def duplicates(ctx) -> dict[str, Any]:
     return result
 
 
-def tag_groups(ctx, groups: list[dict]) -> int:
+def tag_groups(ctx: Context, groups: list[dict]) -> int:
     """Put DUPLICATE_TAG on every grouped scene still in Stash, through the one writer and its
     ledger (Undo takes it back; a tag the user removes is not put back)."""
     from ..store.ledger import Ledger  # noqa: PLC0415
@@ -96,6 +98,5 @@ def _truthy(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-@standalone
-def duplicate_groups(ctx) -> dict[str, Any]:
+def duplicate_groups(ctx: Context) -> dict[str, Any]:
     return {"report": read_report(ctx.settings.data_dir, REPORT_FILE)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from .. import log
 from .reports import QUALITY_FILE, write_report
@@ -18,6 +19,9 @@ from ..learn.evaluate import tag_quality
 from ..learn.labels import read_labels
 from ..learn.stored import StoredFindings
 from ..learn.threads import one_blas_thread
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 
 def producible(vocabulary) -> dict[str, tuple[str, ...]]:
@@ -32,7 +36,7 @@ def producible(vocabulary) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def evaluate(ctx) -> dict:
+def evaluate(ctx: Context) -> dict:
     started = time.perf_counter()
     settings = ctx.settings
     stored = StoredFindings(ctx, learned=False)

@@ -14,7 +14,7 @@ Nothing leaves the machine: images come from Stash, the model runs locally.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -28,6 +28,9 @@ from ..frames.types import SceneMedia
 from ..models.device import resolve_device
 from ..models.faces import import_facenet
 from ..store.faces import FaceStore
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 PER_PAGE = 250
 SCENES_PER_PERFORMER = 3
@@ -92,7 +95,7 @@ def fetch_image(client, url: str) -> Image.Image:
     return image
 
 
-def build_gallery(ctx) -> dict[str, Any]:
+def build_gallery(ctx: Context) -> dict[str, Any]:
     settings = ctx.settings
     import_facenet()
     from ..faces.engine import FaceEngine  # noqa: PLC0415 - imports torch
@@ -125,7 +128,7 @@ def build_gallery(ctx) -> dict[str, Any]:
             "model": engine.model_id, "gallery": counts, "notes": summary.notes}
 
 
-def _profiles(ctx, engine, faces: FaceStore, performers: list[dict], summary: Summary,
+def _profiles(ctx: Context, engine, faces: FaceStore, performers: list[dict], summary: Summary,
               share: float) -> None:
     todo: dict[str, tuple[dict, str]] = {}
     processed_before = faces.performers_with_faces()
@@ -143,7 +146,7 @@ def _profiles(ctx, engine, faces: FaceStore, performers: list[dict], summary: Su
             continue
         todo[pid] = (p, version)
     total, done = max(1, len(todo)), 0
-    client = ctx.client.clone()
+    client = ctx.api.client.clone()
     batch: list[tuple[dict, str, Image.Image]] = []
 
     def load(pid: str) -> Image.Image:
@@ -191,7 +194,7 @@ def _count(summary: Summary, name: str, faces: int) -> None:
         summary.without_face.append(name)
 
 
-def _from_scenes(ctx, engine, faces: FaceStore, summary: Summary, share: float) -> None:
+def _from_scenes(ctx: Context, engine, faces: FaceStore, summary: Summary, share: float) -> None:
     try:
         from ..frames.video import VideoSource  # noqa: PLC0415
     except ImportError:
@@ -250,6 +253,6 @@ def _from_scenes(ctx, engine, faces: FaceStore, summary: Summary, share: float) 
         ctx.progress.set(share + (1.0 - share) * done / len(wanted))
 
 
-def _rule(ctx, model_id: str):
+def _rule(ctx: Context, model_id: str):
     from ..analyzers.faces import rule_from_settings  # noqa: PLC0415
     return rule_from_settings(ctx.settings, model_id)

@@ -17,10 +17,13 @@ is not queued again, so saving a scene twice does not run it twice.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import PLUGIN_ID, TAG_SCENE_TASK, log
 from ..stash import CLIENT_MUTATION_ID
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 ACTIVE_JOB = ("READY", "RUNNING")
 
@@ -28,8 +31,9 @@ ACTIVE_JOB = ("READY", "RUNNING")
 def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
     """Answer from the hook's input alone when no Stash request is needed: the plugin's own
     update (every tag a task writes fires this hook), an update that added no tags, a hook we do
-    not handle. It runs before anything connects to Stash, so these — by far the most frequent
-    hook runs — cost little more than starting Python."""
+    not handle. It runs before anything connects to Stash (app.py's mode table names it as the
+    hook's precheck), so these — by far the most frequent hook runs — cost little more than
+    starting Python."""
     context = args.get("hookContext") or {}
     kind = str(context.get("type") or "")
     scene_id = str(context.get("id") or "")
@@ -46,18 +50,8 @@ def precheck(args: dict[str, Any]) -> dict[str, Any] | None:
     return _result(kind, scene_id, "ignored", f"Stash Sense does not handle {kind or 'this hook'}")
 
 
-def standalone(payload: dict[str, Any]) -> dict[str, Any]:
-    """The hook as app.run starts it: answered from the input when possible, else over the
-    stdlib client (LightContext) instead of the task context and its `requests` session."""
-    quick = precheck(payload.get("args") or {})
-    if quick is not None:
-        return quick
-    from ..stash.light import LightContext  # noqa: PLC0415 - not needed by the quick answers
-    return hook(LightContext.from_payload(payload))
-
-
-def hook(ctx) -> dict[str, Any]:
-    """Mode "hook" with any context that has .args .settings .api .store."""
+def hook(ctx: Context) -> dict[str, Any]:
+    """Mode "hook" (a light mode: stdlib HTTP, no model code)."""
     quick = precheck(ctx.args)
     if quick is not None:
         return quick
@@ -68,9 +62,6 @@ def hook(ctx) -> dict[str, Any]:
     if context.get("type") == "Tag.Merge.Post":
         return tags_merged(ctx, context)
     return scene_updated(ctx, scene_id, context)
-
-
-hook.standalone = standalone  # type: ignore[attr-defined]  # app.run calls it instead of hook(ctx)
 
 
 def own_update(context: dict[str, Any], scene_id: str) -> bool:
@@ -96,7 +87,7 @@ def tags_set_or_added(context: dict[str, Any], scene_id: str) -> tuple[str, list
     return None
 
 
-def scene_created(ctx, scene_id: str) -> dict[str, Any]:
+def scene_created(ctx: Context, scene_id: str) -> dict[str, Any]:
     from ..store.review import ReviewMemory  # noqa: PLC0415
     from ..tagging.tags import TagResolver  # noqa: PLC0415
     kind = "Scene.Create.Post"
@@ -115,7 +106,7 @@ def scene_created(ctx, scene_id: str) -> dict[str, Any]:
     return _result(kind, scene_id, "marked", f"added {settings.tagMeTag}")
 
 
-def scene_updated(ctx, scene_id: str, context: dict[str, Any]) -> dict[str, Any]:
+def scene_updated(ctx: Context, scene_id: str, context: dict[str, Any]) -> dict[str, Any]:
     from ..store.review import ReviewMemory  # noqa: PLC0415
     from ..tagging.tags import TagResolver  # noqa: PLC0415
     kind = "Scene.Update.Post"
@@ -143,7 +134,7 @@ def scene_updated(ctx, scene_id: str, context: dict[str, Any]) -> dict[str, Any]
     return {**_result(kind, scene_id, "queued", f"{settings.tagMeTag} added"), "job_id": job_id}
 
 
-def tags_merged(ctx, context: dict[str, Any]) -> dict[str, Any]:
+def tags_merged(ctx: Context, context: dict[str, Any]) -> dict[str, Any]:
     from ..store.ledger import Ledger  # noqa: PLC0415
     data = context.get("input") or {}
     destination = str(data.get("destination") or context.get("id") or "")

@@ -15,7 +15,7 @@ matrix; frame blobs are read one scene at a time, only for scenes written to.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
@@ -28,11 +28,14 @@ from ..learn.train import fit_tag
 from ..store.embeddings import EmbeddingStore, SceneVectors
 from .reports import LEARNED_FILE, write_report
 
+if TYPE_CHECKING:
+    from ..context import Context
+
 MAX_NEGATIVES = 4000     # negatives beyond this (and beyond 20 x support) are sampled, weighted up
 NEGATIVE_SCENES = 50     # frame level: scenes without the tag whose frames are negatives
 
 
-def learn(ctx) -> dict:
+def learn(ctx: Context) -> dict:
     started = time.perf_counter()
     settings = ctx.settings
     embeddings = EmbeddingStore(ctx.store)
@@ -152,7 +155,7 @@ def fit_frames(item: LearnedTag, marked: dict[str, list[tuple[float, float]]],
                                                                      fit.threshold)
 
 
-def propose(ctx, models: LearnedModels, ids: list[str], pooled: np.ndarray) -> dict:
+def propose(ctx: Context, models: LearnedModels, ids: list[str], pooled: np.ndarray) -> dict:
     """Re-tag (from stored results, through the writer) the scenes an active learned tag passes
     on, and those carrying a learned tag of ours that may no longer pass."""
     from .retag import retag  # noqa: PLC0415

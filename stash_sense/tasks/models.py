@@ -4,12 +4,16 @@ Stops with an error naming each file that could not be fetched and where to plac
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .. import log
 from ..errors import ModelUnavailable
 
+if TYPE_CHECKING:
+    from ..context import Context
 
-def models(ctx) -> dict:
+
+def models(ctx: Context) -> dict:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # tqdm bars are noise in Stash's log
     from ..models.catalog import catalog  # noqa: PLC0415 - imports torch
     from ..models.device import resolve_device  # noqa: PLC0415

@@ -1,16 +1,17 @@
 """The reports the UI reads (ui/reports.js): the last quality report (task evaluate) and the last
 learned-tag report (task learn), kept as owner-only JSON files in `<dataDir>/reports/`.
 
-`reports` is a light operation: standard library only (no numpy, no model, no `requests`), so
+`reports` is a light operation: standard library only (no numpy, no model), so
 opening the reports page never waits for a heavy import.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..stash.light import standalone
+if TYPE_CHECKING:
+    from ..context import Context
 
 REPORT_DIR = "reports"
 QUALITY_FILE = "quality.json"
@@ -37,8 +38,7 @@ def read_report(data_dir: str, name: str) -> dict[str, Any] | None:
         return json.load(fh)
 
 
-@standalone
-def reports(ctx) -> dict[str, Any]:
+def reports(ctx: Context) -> dict[str, Any]:
     """{"quality": the last evaluate output or None, "learned": the last learn output or None}."""
     data_dir = ctx.settings.data_dir
     return {"quality": read_report(data_dir, QUALITY_FILE),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from .. import log
 from ..errors import SceneError
@@ -26,18 +27,21 @@ from ..tagging.tags import TagResolver
 from ..tagging.verify import check_database
 from ..tagging.workflow import WorkflowTags
 
+if TYPE_CHECKING:
+    from ..context import Context
+
 FETCH = 100      # scenes read from Stash per request
 HEAVY = ("torch", "open_clip", "ultralytics", "rapidocr", "rapidocr_onnxruntime", "facenet_pytorch",
          "openvino")
 
 
-def retag(ctx, scene_ids: list[str] | None = None) -> dict:
+def retag(ctx: Context, scene_ids: list[str] | None = None) -> dict:
     """Every analysed scene, or `scene_ids` (the learn task's proposals)."""
     started = time.perf_counter()
     stored = StoredFindings(ctx)                      # unknown analyzers stop here, before any change
     scene_ids = scene_ids if scene_ids is not None else stored.analysed_scene_ids()
     stored.prepare()                                  # a text encoder that cannot load: stop here
-    ctx.client.enable_api_key_fallback()
+    ctx.api.client.enable_api_key_fallback()
     ledger = Ledger(ctx.store)
     check_database(ctx.api, ledger, ctx.store.path)   # another Stash database: stop before any change
     resolver = TagResolver(ctx.api, ctx.settings.parentTag, ledger)

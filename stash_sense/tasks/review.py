@@ -1,5 +1,5 @@
-"""The scene tab's operations (runPluginOperation: fast — no model, no `requests`: they run on the
-stdlib LightContext) and the feedback report task.
+"""The scene tab's operations (runPluginOperation: fast — no model, standard library HTTP: light
+modes in app.py) and the feedback report task.
 
     {"mode": "status", "scene_id": "12"}                           -> the scene's status payload
     {"mode": "accept" | "reject", "scene_id": "12", "suggestion_id": 7}
@@ -14,13 +14,12 @@ leaves the scene. Analysis itself is a task: the tab queues "Tag one scene" (mod
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import TAG_SCENE_TASK, log
 from ..errors import SettingsError, StashSenseError
 from ..feedback import describe, feedback_key, raised_thresholds, report, rule_text
 from ..kinds import Kind
-from ..stash.light import standalone
 from ..store.ledger import Ledger
 from ..store.review import ReviewMemory
 from ..store.scene_status import ProcessingState
@@ -31,42 +30,40 @@ from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
 from ..tagging.verify import check_database, reconcile
 
+if TYPE_CHECKING:
+    from ..context import Context
+
 
 class ReviewConflict(StashSenseError):
     """The decision cannot be carried out as asked (e.g. the scene already has another studio)."""
 
 
 # ---- operations -------------------------------------------------------------------------------
-@standalone
-def status(ctx) -> dict[str, Any]:
+def status(ctx: Context) -> dict[str, Any]:
     return status_payload(ctx, _scene_id(ctx))
 
 
-@standalone
-def accept(ctx) -> dict[str, Any]:
+def accept(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], SuggestionStatus.ACCEPTED, strict=True)
 
 
-@standalone
-def reject(ctx) -> dict[str, Any]:
+def reject(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, [_suggestion(ctx, sid)], SuggestionStatus.REJECTED, strict=True)
 
 
-@standalone
-def accept_category(ctx) -> dict[str, Any]:
+def accept_category(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), SuggestionStatus.ACCEPTED, strict=False)
 
 
-@standalone
-def reject_category(ctx) -> dict[str, Any]:
+def reject_category(ctx: Context) -> dict[str, Any]:
     sid = _scene_id(ctx)
     return _decide(ctx, sid, _category(ctx, sid), SuggestionStatus.REJECTED, strict=False)
 
 
-def feedback_report(ctx) -> dict[str, Any]:
+def feedback_report(ctx: Context) -> dict[str, Any]:
     """Task "Feedback report": per-key counts and the thresholds learnFromRejections raised."""
     store, learn = ctx.store, ctx.settings.learnFromRejections
     rows = report(store.feedback.all(), store.suggestions.names(), learn)
@@ -83,7 +80,7 @@ def feedback_report(ctx) -> dict[str, Any]:
 
 
 # ---- the payload the tab renders --------------------------------------------------------------
-def status_payload(ctx, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
+def status_payload(ctx: Context, sid: str, notes: Sequence[str] = ()) -> dict[str, Any]:
     store, settings = ctx.store, ctx.settings
     st = store.scene_status.get(sid)
     rows = store.suggestions.of_scene(sid)
@@ -116,7 +113,7 @@ def _suggestion_dict(row: Suggestion, raised: dict[str, float]) -> dict[str, Any
 
 
 # ---- decisions ----------------------------------------------------------------------------------
-def _decide(ctx, sid: str, rows: list[Suggestion], status: SuggestionStatus,
+def _decide(ctx: Context, sid: str, rows: list[Suggestion], status: SuggestionStatus,
             strict: bool) -> dict[str, Any]:
     """Accept or reject `rows`. A rejection is recorded before anything is removed, so a
     request cancelled half-way (the browser closed, the process killed) still counts and the
@@ -154,8 +151,8 @@ def _decide(ctx, sid: str, rows: list[Suggestion], status: SuggestionStatus,
     return status_payload(ctx, sid, notes)
 
 
-def _accept(writer: Writer, state: SceneState, rows: list[Suggestion], ctx, notes: list[str],
-            strict: bool) -> list[Suggestion]:
+def _accept(writer: Writer, state: SceneState, rows: list[Suggestion], ctx: Context,
+            notes: list[str], strict: bool) -> list[Suggestion]:
     findings = [r.finding() for r in rows]
     known = writer.resolver.known([(f.name, f.aliases) for f in findings if f.kind == "tag"])
     plan = plan_accept(state, findings, ctx.settings, known,
@@ -193,14 +190,14 @@ def _drop_review_tag(writer: Writer, scene: dict, review_name: str) -> None:
 
 
 # ---- arguments ----------------------------------------------------------------------------------
-def _scene_id(ctx) -> str:
+def _scene_id(ctx: Context) -> str:
     sid = str(ctx.args.get("scene_id") or "").strip()
     if not sid:
         raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.scene_id (the scene's id)")
     return sid
 
 
-def _suggestion(ctx, sid: str) -> Suggestion:
+def _suggestion(ctx: Context, sid: str) -> Suggestion:
     raw = ctx.args.get("suggestion_id")
     try:
         number = int(str(raw).strip())
@@ -216,7 +213,7 @@ def _suggestion(ctx, sid: str) -> Suggestion:
     return row
 
 
-def _category(ctx, sid: str) -> list[Suggestion]:
+def _category(ctx: Context, sid: str) -> list[Suggestion]:
     category = str(ctx.args.get("category") or "").strip()
     if not category:
         raise SettingsError(f"mode {ctx.args.get('mode')!r} needs args.category")

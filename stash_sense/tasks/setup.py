@@ -1,39 +1,36 @@
 """Tasks "Install or repair dependencies" (mode `install_deps`) and "Check setup" (mode `doctor`).
 
-Both run standalone — standard library only, over the light client — because they must work in
-Stash's own Python before any dependency exists (the first is how the dependencies get there).
+Both are light modes (app.py) — standard library only — because they must work in Stash's own
+Python before any dependency exists (the first is how the dependencies get there).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..log import Progress
-from ..stash.light import standalone
+if TYPE_CHECKING:
+    from ..context import Context
 
 PATHS_QUERY = "query StashSenseSetupPaths { configuration { general { pluginsPath } } }"
 
 
-def plugins_path(ctx) -> str:
+def plugins_path(ctx: Context) -> str:
     data = ctx.api.client.execute(PATHS_QUERY)
     return str(((data.get("configuration") or {}).get("general") or {}).get("pluginsPath") or "")
 
 
-@standalone
-def install_deps(ctx) -> dict[str, Any]:
+def install_deps(ctx: Context) -> dict[str, Any]:
     from ..install.deps import InstallRequest, execute, make_plan  # noqa: PLC0415
     s = ctx.settings
     request = InstallRequest(plugin_dir=s.plugin_dir, plugins_path=plugins_path(ctx),
                              env_setting=s.envDir, torch_setting=s.torchBuild,
                              analyzers=s.analyzers)
-    progress = Progress()
-    progress.set(0.0)
-    result = execute(make_plan(request), request, progress.set)
-    progress.set(1.0)
+    ctx.progress.set(0.0)
+    result = execute(make_plan(request), request, ctx.progress.set)
+    ctx.progress.set(1.0)
     return result
 
 
-@standalone
-def doctor(ctx) -> dict[str, Any]:
+def doctor(ctx: Context) -> dict[str, Any]:
     from ..install.doctor import report, run_checks  # noqa: PLC0415
     checks = run_checks(ctx.settings, plugins_path=plugins_path(ctx), client=ctx.api.client)
     return report(checks)

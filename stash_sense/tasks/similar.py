@@ -6,7 +6,7 @@
      "tags": [ids], "performers": [ids], "studio": id, "organized": true|false}
         -> {"scenes": [{"id", "score", "title", "moments": [{"time", "score", "thumbnail"}]}], ...}
 
-Both run on the stdlib LightContext. `similar` imports numpy and nothing heavier; `search` imports
+Both are light modes (app.py). `similar` imports numpy and nothing heavier; `search` imports
 torch only for a query it has never seen (the text tower; see similarity/text.py). Each call
 first brings the frame index up to date with what analysis stored since (similarity/index.py).
 """
@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SettingsError
-from ..stash.light import standalone
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 MAX_LIMIT = 100
 HEAVY = ("torch", "open_clip", "requests", "sklearn", "onnxruntime")   # reported: the light path stays light
@@ -42,7 +44,7 @@ def _sync_info(index) -> dict[str, Any]:
             "removed": r.removed, "rebuilt": r.rebuilt, "compacted": r.compacted}
 
 
-def open_index(ctx):
+def open_index(ctx: Context):
     """(FrameIndex of the model with the most stored scenes, or None when nothing is stored)."""
     from ..similarity.index import FrameIndex  # noqa: PLC0415
     from ..store.embeddings import EmbeddingStore  # noqa: PLC0415
@@ -89,8 +91,7 @@ def _describe(scene: dict | None, sid: str) -> dict[str, Any]:
             "duration": files[0].get("duration") if files else None}
 
 
-@standalone
-def similar(ctx) -> dict[str, Any]:
+def similar(ctx: Context) -> dict[str, Any]:
     from ..similarity.similar import similar_scenes  # noqa: PLC0415
     from ..similarity.thumbs import SpriteTiles  # noqa: PLC0415
     sid = str(ctx.args.get("scene_id") or "")
@@ -118,8 +119,7 @@ def similar(ctx) -> dict[str, Any]:
             "index": _sync_info(index), "seconds": round(time.perf_counter() - started, 3)}
 
 
-@standalone
-def search(ctx) -> dict[str, Any]:
+def search(ctx: Context) -> dict[str, Any]:
     from ..similarity.search import allowed_mask, search as run_search  # noqa: PLC0415
     from ..similarity.text import query_vector  # noqa: PLC0415
     from ..similarity.thumbs import SpriteTiles  # noqa: PLC0415

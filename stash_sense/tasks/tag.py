@@ -1,13 +1,18 @@
 """Tasks `tag_tagme` (every scene tagged TagMe or Reprocess) and `tag_scene` (args.scene_id)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import SettingsError
 from ..pipeline import load_models, run_batch
 from ..tagging.tags import TagResolver
 
+if TYPE_CHECKING:
+    from ..context import Context
 
-def tag_tagme(ctx) -> dict:
-    ctx.client.enable_api_key_fallback()  # a long batch outlives Stash's one-hour session
+
+def tag_tagme(ctx: Context) -> dict:
+    ctx.api.client.enable_api_key_fallback()  # a long batch outlives Stash's one-hour session
     analyzers, _ = load_models(ctx)   # environment problems stop here, before any change
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
     wanted = [resolver.find(n) for n in (ctx.settings.tagMeTag, ctx.settings.reprocessTag)]
@@ -20,10 +25,10 @@ def tag_tagme(ctx) -> dict:
     return run_batch(ctx, scene_ids, analyzers)
 
 
-def tag_scene(ctx) -> dict:
+def tag_scene(ctx: Context) -> dict:
     scene_id = str(ctx.args.get("scene_id") or "").strip()
     if not scene_id:
         raise SettingsError("tag_scene needs args.scene_id (the id of the scene to analyze)")
-    ctx.client.enable_api_key_fallback()
+    ctx.api.client.enable_api_key_fallback()
     analyzers, _ = load_models(ctx)
     return run_batch(ctx, [scene_id], analyzers)

@@ -9,6 +9,8 @@ user edited is theirs and stays. Suggestions and feedback are kept.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import log
 from ..store.ledger import Ledger
 from ..tagging.apply import Writer
@@ -18,8 +20,11 @@ from ..tagging.tags import TagResolver
 from ..tagging.verify import check_database, reconcile
 from ..tagging.workflow import WorkflowTags
 
+if TYPE_CHECKING:
+    from ..context import Context
 
-def undo(ctx) -> dict:
+
+def undo(ctx: Context) -> dict:
     api, store, settings = ctx.api, ctx.store, ctx.settings
     ledger = Ledger(store)
     check_database(api, ledger, store.path)      # another database: stop before any change

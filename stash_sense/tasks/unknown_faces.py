@@ -10,20 +10,22 @@ Naming adds the performer to every scene of the group through the one Writer (ow
 the scene's undo takes it back) and puts the group's faces into the gallery (source 'group') so
 the analyzer recognises that person from then on. A performer is only created when the request
 says so (`new_performer`, from the user's click). Operations import neither torch nor
-scikit-learn (the stdlib LightContext); only the clustering task imports scikit-learn.
+scikit-learn (light modes in app.py); only the clustering task imports scikit-learn.
 """
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import log
 from ..errors import SettingsError
 from ..findings import Finding
 from ..kinds import Kind
 from ..models import faces as face_models
-from ..stash.light import standalone
 from ..store.faces import FaceStore, GroupStatus
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 CROPS_SHOWN = 8             # face crops per group in the list
 
@@ -34,7 +36,7 @@ def current_model_id(settings) -> str:
 
 
 # ---- task -------------------------------------------------------------------------------------
-def cluster_faces(ctx) -> dict[str, Any]:
+def cluster_faces(ctx: Context) -> dict[str, Any]:
     from ..faces.groups import MIN_SIZE, groups_of  # noqa: PLC0415 - scikit-learn
     from ..faces.match import rule_for  # noqa: PLC0415 - numpy
     model_id = current_model_id(ctx.settings)
@@ -51,8 +53,7 @@ def cluster_faces(ctx) -> dict[str, Any]:
 
 
 # ---- operations (light) -----------------------------------------------------------------------
-@standalone
-def face_groups(ctx) -> dict[str, Any]:
+def face_groups(ctx: Context) -> dict[str, Any]:
     faces = FaceStore(ctx.store)
     model_id = current_model_id(ctx.settings)
     sid = ctx.args.get("scene_id")
@@ -68,8 +69,7 @@ def face_groups(ctx) -> dict[str, Any]:
     return {"model": model_id, "groups": out}
 
 
-@standalone
-def name_face_group(ctx) -> dict[str, Any]:
+def name_face_group(ctx: Context) -> dict[str, Any]:
     from ..store.ledger import Ledger  # noqa: PLC0415
     from ..tagging.apply import Writer  # noqa: PLC0415
     from ..tagging.plan import Plan  # noqa: PLC0415
@@ -117,14 +117,13 @@ def name_face_group(ctx) -> dict[str, Any]:
             "created": bool(new_name), "scenes_added": added, "gallery_faces": learned}
 
 
-@standalone
-def ignore_face_group(ctx) -> dict[str, Any]:
+def ignore_face_group(ctx: Context) -> dict[str, Any]:
     faces, group = _open_group(ctx)
     faces.set_group_status(group["group_id"], GroupStatus.IGNORED)
     return {"group_id": group["group_id"], "status": GroupStatus.IGNORED.value}
 
 
-def _open_group(ctx) -> tuple[FaceStore, dict]:
+def _open_group(ctx: Context) -> tuple[FaceStore, dict]:
     try:
         gid = int(ctx.args.get("group_id"))
     except (TypeError, ValueError):

@@ -37,6 +37,9 @@ _IMAGE_ROUTE = re.compile(r"^/(performer|tag|studio)/(\d+)/image$")
 class StashRequestHandler(BaseHTTPRequestHandler):
     server_version = "FakeStash/0.30"
     protocol_version = "HTTP/1.1"         # keep-alive, like Go's net/http
+    # Go sets TCP_NODELAY on every connection. Without it, on a kept-alive connection the body
+    # written after the headers waits for the client's delayed ACK: 40 ms per request.
+    disable_nagle_algorithm = True
 
     @property
     def stash(self):
