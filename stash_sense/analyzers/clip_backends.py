@@ -168,7 +168,7 @@ class _ImageTower:
 
     @staticmethod
     def wrap(model, torch):
-        class Tower(torch.nn.Module):
+        class Tower(torch.nn.Module):  # type: ignore[name-defined]  # torch arrives as an argument
             def __init__(self):
                 super().__init__()
                 self.model = model

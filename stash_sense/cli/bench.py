@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import log
 from ..log import Progress
@@ -299,7 +299,7 @@ def run(args: argparse.Namespace, out) -> int:
             loads[self.name] += 1
         original_load(self)
 
-    Analyzer.load = counting_load
+    Analyzer.load = counting_load  # type: ignore[method-assign]  # counts loads, restored below
     try:
         with captured:
             started = time.perf_counter()
@@ -314,7 +314,8 @@ def run(args: argparse.Namespace, out) -> int:
                 source = VideoSource.for_context(ctx)
                 frames["video"] = [f for m in media for f in source.frames(m)]
             rss_loaded = _rss_mb()
-            clip = next((a for a in analyzers if a.name == "clip"), None)
+            from ..analyzers.clip import ClipAnalyzer  # noqa: PLC0415
+            clip = next((a for a in analyzers if isinstance(a, ClipAnalyzer)), None)
             with tile_skipping_off(clip) if clip else contextlib.nullcontext():
                 rates = analyzer_rates(analyzers, frames)
             bare = clip_comparison(clip, frames["sprite"]) if clip else None
@@ -331,7 +332,7 @@ def run(args: argparse.Namespace, out) -> int:
             if clip:
                 pipe["tiles_skipped"] = [clip.tiles_skipped, clip.tiles_seen]
     finally:
-        Analyzer.load = original_load
+        Analyzer.load = original_load  # type: ignore[method-assign]
     from ..analyzers.clip_backends import physical_cores  # noqa: PLC0415
     report = {
         "machine": {"cpus": os.cpu_count(), "physical_cores": physical_cores(),
@@ -378,7 +379,7 @@ class _Capture:
     def __init__(self, verbose: bool):
         self.verbose = verbose
         self.problems: list[str] = []
-        self._saved = None
+        self._saved: TextIO | None = None
 
     def __enter__(self):
         if not self.verbose:

@@ -8,7 +8,7 @@ tag shows. numpy only; a library with no learned file costs one `os.path.isdir`.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -20,21 +20,26 @@ from ..store.ledger import Ledger, State
 from .model import FOLDER, LearnedModels, LearnedTag
 from .train import sigmoid
 
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..settings import Settings
+    from ..store import Store
+
 ANALYZER = "learned"
 CATEGORY = "learned"
 
 
 class LearnedPredictor:
-    def __init__(self, store, settings):
+    def __init__(self, store: Store, settings: Settings):
         import os  # noqa: PLC0415
         self.settings = settings
         self.store = store
         self.enabled = os.path.isdir(os.path.join(settings.data_dir, FOLDER))
-        self.embeddings = EmbeddingStore(store) if self.enabled else None
+        self.embeddings = EmbeddingStore(store)
         self._models: dict[str, LearnedModels | None] = {}
 
     @classmethod
-    def for_context(cls, ctx) -> "LearnedPredictor":
+    def for_context(cls, ctx: Context) -> LearnedPredictor:
         return cls(ctx.store, ctx.settings)
 
     def models(self, model_id: str) -> LearnedModels | None:
@@ -49,12 +54,12 @@ class LearnedPredictor:
         if not self.enabled:
             return []
         if vectors is None:
-            row = self.embeddings.db.execute(
-                "SELECT model_id FROM scene_embeddings WHERE scene_id=? ORDER BY created_at DESC "
-                "LIMIT 1", (str(media.id),)).fetchone()
-            if row is None or self.models(row[0]) is None:
+            model_id = self.embeddings.latest_model_id(str(media.id))
+            if model_id is None or self.models(model_id) is None:
                 return []
-            vectors = self.embeddings.scene(media.id, row[0])
+            vectors = self.embeddings.scene(media.id, model_id)
+            if vectors is None:
+                return []
         models = self.models(vectors.model_id)
         if models is None or not models.active:
             return []

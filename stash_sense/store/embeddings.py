@@ -109,9 +109,11 @@ class EmbeddingStore:
             "SELECT model_id FROM scene_embeddings GROUP BY model_id ORDER BY COUNT(*) DESC, "
             "MAX(created_at) DESC")]
 
-    def latest_model_id(self) -> str | None:
-        row = self.db.execute("SELECT model_id FROM scene_embeddings ORDER BY created_at DESC "
-                              "LIMIT 1").fetchone()
+    def latest_model_id(self, scene_id: str | None = None) -> str | None:
+        """The model of the newest stored vectors (of one scene, or of any)."""
+        where, args = ("WHERE scene_id=? ", (str(scene_id),)) if scene_id is not None else ("", ())
+        row = self.db.execute(f"SELECT model_id FROM scene_embeddings {where}"
+                              "ORDER BY created_at DESC LIMIT 1", args).fetchone()
         return row[0] if row else None
 
     def scene_ids(self, model_id: str) -> list[str]:

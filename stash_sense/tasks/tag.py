@@ -15,8 +15,8 @@ def tag_tagme(ctx: Context) -> dict:
     ctx.api.client.enable_api_key_fallback()  # a long batch outlives Stash's one-hour session
     analyzers, _ = load_models(ctx)   # environment problems stop here, before any change
     resolver = TagResolver(ctx.api, ctx.settings.parentTag)
-    wanted = [resolver.find(n) for n in (ctx.settings.tagMeTag, ctx.settings.reprocessTag)]
-    wanted = [t for t in wanted if t]
+    wanted = [t for t in (resolver.find(n) for n in (ctx.settings.tagMeTag, ctx.settings.reprocessTag))
+              if t]
     scene_ids = ctx.api.scene_ids_with_tags(wanted) if wanted else []
     if not scene_ids:
         ctx.progress.set(1.0)

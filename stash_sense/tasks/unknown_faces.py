@@ -89,9 +89,10 @@ def name_face_group(ctx: Context) -> dict[str, Any]:
         pid = str(args.get("performer_id") or "").strip()
         if not pid:
             raise SettingsError("name_face_group needs performer_id or new_performer")
-        performer = api.find_performer(pid)
-        if performer is None:
+        found = api.find_performer(pid)
+        if found is None:
             raise SettingsError(f"performer {pid} does not exist in Stash")
+        performer = found
     pid = str(performer["id"])
     writer = Writer(api, ctx.store, TagResolver(api, ctx.settings.parentTag, ledger), ledger)
     added = []
@@ -125,7 +126,7 @@ def ignore_face_group(ctx: Context) -> dict[str, Any]:
 
 def _open_group(ctx: Context) -> tuple[FaceStore, dict]:
     try:
-        gid = int(ctx.args.get("group_id"))
+        gid = int(str(ctx.args.get("group_id")).strip())
     except (TypeError, ValueError):
         raise SettingsError("group_id must be a face group's number") from None
     faces = FaceStore(ctx.store)
