@@ -63,8 +63,8 @@ def main() -> None:
     import torch
 
     from stash_sense.faces import engine as engine_mod
-    from stash_sense.models import faces as models
     from stash_sense.faces.match import DEFAULT_RULES, Gallery, match_faces
+    from stash_sense.models import faces as models
     from tests.helpers import faces as data
     if not data.real_available():
         sys.exit(f"{data.REAL_DIR} is absent")

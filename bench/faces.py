@@ -60,9 +60,9 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from stash_sense.models import faces as models
     from stash_sense.faces.engine import FaceEngine
     from stash_sense.faces.match import Gallery, match_faces
+    from stash_sense.models import faces as models
     from tests.helpers.faces import astronaut_crop, cameraman
 
     torch.set_num_threads(args.threads)
@@ -125,7 +125,7 @@ def bench_scale(args) -> None:
     for performers in (1000, 10000):
         gallery = Gallery.from_rows((str(i // 3), f"P{i // 3}", rng.standard_normal(512))
                                     for i in range(3 * performers))
-        times[performers] = timed(lambda: match_faces(faces, gallery), args.repeat)
+        times[performers] = timed(lambda g=gallery: match_faces(faces, g), args.repeat)
     load = os.getloadavg()
     print(f"matching 64 faces: {times[1000] * 1000:.1f} ms against 1,000 performers, "
           f"{times[10000] * 1000:.1f} ms against 10,000 (ratio {times[10000] / times[1000]:.1f}, "
@@ -140,10 +140,10 @@ def bench_video(args) -> None:
     except ImportError:
         print("frames/video.py is not available: extraction not measured")
         return
-    from tests.standin.media import make_video
-    from tests.standin.server import FakeStash
     from stash_sense.context import Context
     from stash_sense.frames.types import SceneMedia
+    from tests.standin.media import make_video
+    from tests.standin.server import FakeStash
     with tempfile.TemporaryDirectory() as tmp, FakeStash() as stash:
         path = make_video(os.path.join(tmp, "clip.mp4"), 60, size=(1280, 720), fps=25)
         sid = stash.add_scene("bench", duration=60, width=1280, height=720, video_path=path)

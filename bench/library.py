@@ -98,6 +98,7 @@ def main() -> int:
     parser.add_argument("--keep", default="", help="build/reuse the store in this folder")
     args = parser.parse_args()
 
+    from stash_sense.frames.types import SceneMedia
     from stash_sense.learn.labels import LibraryLabels, TagInfo
     from stash_sense.learn.model import LearnedModels
     from stash_sense.learn.predict import LearnedPredictor, predict_pooled, scene_findings
@@ -108,7 +109,6 @@ def main() -> int:
     from stash_sense.store.embeddings import EmbeddingStore
     from stash_sense.tagging.plan import make_plan
     from stash_sense.tagging.state import Owned, SceneState
-    from stash_sense.frames.types import SceneMedia
     from stash_sense.tasks.learn import train_all
     from stash_sense.vocabulary import load_vocabulary
 
@@ -156,7 +156,8 @@ def main() -> int:
     figures["learn"] = {"seconds_read_pooled": round(t_read, 2), "seconds_train": round(t_train, 2),
                         "cpu_seconds_train": round(c_train, 2),
                         "tags_fitted": len(learned), "tags_active": len(active),
-                        "median_cv_precision": round(float(np.median([r["cv_precision"] for r in reports])), 3),
+                        "median_cv_precision": round(float(np.median(
+                            [r["cv_precision"] for r in reports])), 3),
                         "median_cv_recall": round(float(np.median([r["cv_recall"] for r in reports])), 3),
                         "load": loadavg()}
     print(f"learn: {figures['learn']}", flush=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import log
 from .errors import DependencyMissing, SettingsError, StashSenseError

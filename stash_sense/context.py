@@ -17,6 +17,7 @@ from .stash.api import StashAPI
 from .stash.client import StashClient
 
 if TYPE_CHECKING:
+    from .learn.predict import LearnedPredictor
     from .stash.transport import Timeout
     from .store import Store
 
@@ -41,6 +42,13 @@ class Context:
         """Opened on first use: most hooks answer without it (sqlite3 is not even imported)."""
         from .store import Store  # noqa: PLC0415
         return Store.in_dir(self.settings.data_dir)
+
+    @cached_property
+    def learned(self) -> LearnedPredictor:
+        """The user's active learned tags, loaded once per run (numpy only): every scene a task
+        tags gets them, as `retag` proposes them, so a normal run does not take them back."""
+        from .learn.predict import LearnedPredictor  # noqa: PLC0415
+        return LearnedPredictor(self.store, self.settings)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], *, light: bool = False) -> Context:

@@ -14,8 +14,8 @@ Pure functions only: the table-driven tests in tests/test_feedback.py pin the ru
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 MIN_DECISIONS = 4
 HIGH_RATE = 0.6

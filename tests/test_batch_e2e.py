@@ -160,7 +160,8 @@ def test_killed_run_and_rerun_end_like_an_uninterrupted_one(tmp_path):
         ids = kill_library(stash)
         configure(stash, tmp_path / "killed", analyzers=SLOW)
         proc = start_plugin(stash, {"mode": "tag_tagme"}, env=env)
-        tagged = lambda _p: sum("StashSense_Tagged" in stash.scene_tag_names(s) for s in ids) >= 3
+        def tagged(_p) -> bool:
+            return sum("StashSense_Tagged" in stash.scene_tag_names(s) for s in ids) >= 3
         assert proc.wait_for(tagged, timeout=120)
         proc.kill()                                   # Stash's Stop: SIGKILL, no cleanup
         killed = proc.wait(timeout=30)

@@ -78,6 +78,7 @@ def test_settings_list_every_backend():
 def test_numpy_preprocessing_gives_open_clip_transform_pixels():
     import open_clip
     import torch
+
     from stash_sense.analyzers.clip_preprocess import ClipPreprocess
     for size in (224, 64):
         transform = open_clip.image_transform(size, is_train=False)

@@ -14,13 +14,28 @@ import pytest
 
 from stash_sense.errors import SettingsError
 from stash_sense.install import deps
-from stash_sense.install.location import (POINTER_NAME, REEXEC_FLAG, default_env_dir,
-                                          read_pointer, resolve_env_dir, write_pointer)
+from stash_sense.install.location import (
+    POINTER_NAME,
+    REEXEC_FLAG,
+    default_env_dir,
+    read_pointer,
+    resolve_env_dir,
+    write_pointer,
+)
 from stash_sense.install.machine import Machine, detect_nvidia
 from stash_sense.install.pip_progress import PipProgress
-from stash_sense.install.plan import (CPU_INDEX, WINDOWS_CUDA_INDEX, EnvState, Plan, Step,
-                                      StepKind, TorchBuild, env_state, plan_install,
-                                      read_requirements)
+from stash_sense.install.plan import (
+    CPU_INDEX,
+    WINDOWS_CUDA_INDEX,
+    EnvState,
+    Plan,
+    Step,
+    StepKind,
+    TorchBuild,
+    env_state,
+    plan_install,
+    read_requirements,
+)
 from stash_sense.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,7 +34,8 @@ def test_the_report_imports_no_model_library(tmp_path):
     code = ("import sys, json\n"
             "from stash_sense.install.doctor import run_checks\n"
             "from stash_sense.settings import load_settings\n"
-            f"s = load_settings({{}}, {{'analyzers': 'clip,objects,ocr,faces', 'modelDir': {str(tmp_path)!r}}}, {str(tmp_path)!r})\n"
+            "s = load_settings({}, {'analyzers': 'clip,objects,ocr,faces', "
+            f"'modelDir': {str(tmp_path)!r}}}, {str(tmp_path)!r})\n"
             "run_checks(s)\n"
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

@@ -36,8 +36,9 @@ def converted(tmp_path_factory):
 
 
 def test_graph_constants_are_read_without_tensorflow():
-    from stash_sense.models import graphdef
     import sys
+
+    from stash_sense.models import graphdef
     consts = graphdef.constants(_graph_or_skip())
     assert "tensorflow" not in sys.modules
     kernel = consts["InceptionResnetV1/Conv2d_1a_3x3/weights"]
@@ -73,6 +74,7 @@ def test_every_parameter_is_mapped_with_its_shape(converted):
 
 def test_the_check_pair_separates_people_and_random_weights_fail_it(converted):
     from facenet_pytorch import InceptionResnetV1
+
     from stash_sense.models import faces_convert as convert
     check = convert.verify(models.load_embedder(converted[1], "cpu"))
     assert check["same"] < convert.SAME_MAX and check["other"] - check["same"] > convert.APART_MIN
@@ -83,7 +85,9 @@ def test_the_check_pair_separates_people_and_random_weights_fail_it(converted):
 
 def test_a_mapping_that_does_not_fit_is_refused():
     from facenet_pytorch import InceptionResnetV1
-    from stash_sense.models import faces_convert as convert, graphdef
+
+    from stash_sense.models import faces_convert as convert
+    from stash_sense.models import graphdef
     consts = graphdef.constants(_graph_or_skip())
     consts["InceptionResnetV1/Mixed_6a/Branch_0/Conv2d_1a_3x3/weights"] = np.zeros((3, 3, 256, 380),
                                                                                     np.float32)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.e2e import configure
-from tests.helpers.faces import jpeg, astronaut_crop
+from tests.helpers.faces import astronaut_crop, jpeg
 from tests.standin.media import ffmpeg_available
 
 pytest.importorskip("facenet_pytorch")

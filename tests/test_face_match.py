@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 
 from stash_sense.analyzers.faces import face_findings
-from stash_sense.faces.match import (FaceMatch, Gallery, MatchRule, Observation, consistent_faces,
-                                     frame_strength, match_faces, performers_seen, unit)
+from stash_sense.faces.match import (
+    FaceMatch,
+    Gallery,
+    MatchRule,
+    Observation,
+    consistent_faces,
+    frame_strength,
+    match_faces,
+    performers_seen,
+    unit,
+)
 from stash_sense.findings import Signal
 
 RULE = MatchRule(threshold=0.5, margin=0.08, min_frames=2, strong=0.75)

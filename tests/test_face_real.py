@@ -24,7 +24,8 @@ if not data.real_available():
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     from stash_sense.errors import DependencyMissing
-    from stash_sense.models import faces as models, faces_convert as convert
+    from stash_sense.models import faces as models
+    from stash_sense.models import faces_convert as convert
     try:
         convert.graph_path()
     except DependencyMissing:
@@ -97,12 +98,12 @@ def test_both_people_in_a_two_face_photo(engine, gallery_faces, model_dir, photo
     """Through the analyzer: one frame, two faces, two performers (findings with 1 frame)."""
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.faces import FacesAnalyzer
-    from stash_sense.references import StaticReferences
     from stash_sense.frames.types import Frame, SceneMedia
+    from stash_sense.references import StaticReferences
     from stash_sense.settings import Settings
-    from stash_sense.vocabulary import load_vocabulary
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore
+    from stash_sense.vocabulary import load_vocabulary
     store = Store(str(tmp_path / "s.sqlite"))
     faces = FaceStore(store)
     for name, _, face, emb in gallery_faces:

@@ -11,8 +11,7 @@ import pytest
 
 from stash_sense.errors import DependencyMissing, ModelUnavailable
 from stash_sense.models import faces as models
-from tests.helpers.faces import (ASTRONAUT_FACE, ColourIdentity, astronaut, astronaut_crop,
-                                 faceless, on_canvas)
+from tests.helpers.faces import ASTRONAUT_FACE, ColourIdentity, astronaut, astronaut_crop, faceless, on_canvas
 
 facenet = pytest.importorskip("facenet_pytorch")
 torch = pytest.importorskip("torch")
@@ -111,9 +110,9 @@ def test_analyzer_signals_carry_the_match_and_faces_are_kept(tmp_path, monkeypat
     performers; every face (matched or unknown) lands in the store's scene_faces."""
     from stash_sense.analyzers.base import AnalyzerContext
     from stash_sense.analyzers.faces import FacesAnalyzer
-    from stash_sense.references import StaticReferences
     from stash_sense.faces.engine import FaceEngine
     from stash_sense.frames.types import Frame
+    from stash_sense.references import StaticReferences
     from stash_sense.settings import Settings
     from stash_sense.store import Store
     from stash_sense.store.faces import FaceStore

@@ -15,8 +15,7 @@ import subprocess
 import pytest
 
 from tests.e2e import configure
-from tests.helpers.faces import (ColourIdentity, astronaut_crop, cameraman, faceless, jpeg,
-                                 on_canvas)
+from tests.helpers.faces import ColourIdentity, astronaut_crop, cameraman, faceless, jpeg, on_canvas
 
 pytest.importorskip("facenet_pytorch")
 

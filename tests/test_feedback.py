@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stash_sense.feedback import (CAP, describe, raised_threshold, raised_thresholds, report)
+from stash_sense.feedback import CAP, describe, raised_threshold, raised_thresholds, report
 from stash_sense.findings import Finding, Segment
 from stash_sense.settings import load_settings
 from stash_sense.store import Store

@@ -15,8 +15,8 @@ import os
 import numpy as np
 import pytest
 
-from tests.helpers.looks import KINDS, look
 from tests.e2e import configure, mutations, snapshot
+from tests.helpers.looks import KINDS, look
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import run_plugin
 

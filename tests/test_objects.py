@@ -18,8 +18,7 @@ pytest.importorskip("ultralytics")
 from PIL import Image  # noqa: E402
 
 from stash_sense.analyzers.base import AnalyzerContext  # noqa: E402
-from stash_sense.analyzers.objects import (ObjectsAnalyzer, frame_detections, input_size,  # noqa: E402
-                                           object_findings)
+from stash_sense.analyzers.objects import ObjectsAnalyzer, frame_detections, input_size, object_findings  # noqa: E402
 from stash_sense.errors import ModelUnavailable, SettingsError  # noqa: E402
 from stash_sense.findings import Signal  # noqa: E402
 from stash_sense.frames.types import Frame, SceneMedia  # noqa: E402
@@ -98,7 +97,7 @@ def test_random_yolo_runs_on_sprite_and_video_frames(analyzer):
             boxes = s.data["boxes"]
             assert 1 <= len(boxes) <= 3 and s.data["n"] >= len(boxes)
             assert s.score == boxes[0][4] == max(b[4] for b in boxes)
-            for x1, y1, x2, y2, conf, area in boxes:
+            for x1, y1, x2, y2, _conf, area in boxes:
                 assert 0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1
                 assert area == pytest.approx((x2 - x1) * (y2 - y1), abs=1e-3)
     assert "yolo11n.yaml/random" in analyzer.model_id
@@ -297,13 +296,12 @@ def test_no_network_and_nothing_on_stdout(tmp_path):
 def test_loading_yolo_leaves_pillow_s_image_open_alone(tmp_path):
     """ultralytics patches PIL.Image.open to pip-install pi-heif on unknown images; after our
     loader a corrupt sprite must still be a plain scene error."""
+    import ultralytics.utils.patches  # noqa: F401 - the patch happens on import
     from PIL import Image
 
     from stash_sense.errors import FramesUnavailable
     from stash_sense.frames.sprite import decode_sprite
     from stash_sense.models.yolo import import_ultralytics
-
-    import ultralytics.utils.patches  # noqa: F401 - the patch happens on import
     import_ultralytics(str(tmp_path))
     assert Image.open.__module__.startswith("PIL")
     with pytest.raises(FramesUnavailable, match="corrupt"):

@@ -239,8 +239,8 @@ def test_merge_keeps_the_better_of_two_readings():
 
 
 def test_engine_choice_and_missing_paddle(monkeypatch):
-    from stash_sense.models import ocr as ocr_engines
     from stash_sense.errors import DependencyMissing
+    from stash_sense.models import ocr as ocr_engines
     monkeypatch.setitem(sys.modules, "paddleocr", None)        # import fails like uninstalled
     with pytest.raises(DependencyMissing, match="pip install paddlepaddle paddleocr"):
         ocr_engines.make_engine("paddleocr")
@@ -395,8 +395,9 @@ def test_composite_windows_per_scene_without_title_frames():
 
 
 def test_median_keeps_a_static_watermark_and_drops_moving_noise():
-    from stash_sense.analyzers.ocr import median_image
     import numpy as np
+
+    from stash_sense.analyzers.ocr import median_image
     rng = np.random.default_rng(5)
     frames = []
     for _ in range(3):

@@ -7,8 +7,8 @@ import sys
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from stash_sense.models import ocr as ocr_engines
 from stash_sense.errors import DependencyMissing
+from stash_sense.models import ocr as ocr_engines
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 

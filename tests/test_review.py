@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from stash_sense.findings import Finding, Segment
 from stash_sense.settings import load_settings
 from stash_sense.store import Store
 from stash_sense.tagging.plan import make_plan, plan_accept, plan_reject
 from stash_sense.tagging.state import Marker, Owned, SceneState
-from tests.e2e import configure, require_schema
+from tests.e2e import configure
 from tests.standin.media import synthetic_sprite, vtt_text
 from tests.standin.runner import attach_plugin, run_plugin
-from tests.standin.server import FakeStash
 
 COLOR = "tests.helpers.scripted:ColorAnalyzer"
 LISTED = "tests.helpers.listed:ListedAnalyzer"

@@ -69,7 +69,7 @@ def test_search_ranks_scenes_by_their_best_moment_with_filters_and_cached_querie
     assert fast.output["heavy_modules"] == ["onnxruntime"]
     want = expected_ranking(settings["dataDir"], other, 6)
     assert [s["id"] for s in fast.output["scenes"]] == [sid for sid, _ in want]
-    for got, (sid, (score, when)) in zip(fast.output["scenes"], want):
+    for got, (_sid, (score, _when)) in zip(fast.output["scenes"], want):
         assert got["score"] == pytest.approx(score, abs=2e-3)
 
     # filters from Stash combine with the text

@@ -18,19 +18,45 @@ pytestmark = pytest.mark.skipif(not schema_available(),
 
 if schema_available():
     import requests
-    from graphql import (GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType,
-                         GraphQLScalarType, GraphQLUnionType, get_named_type, is_required_argument)
+    from graphql import (
+        GraphQLEnumType,
+        GraphQLInterfaceType,
+        GraphQLObjectType,
+        GraphQLScalarType,
+        GraphQLUnionType,
+        get_named_type,
+        is_required_argument,
+    )
     from PIL import Image
 
     try:
-        from tests.standin import (FakeStash, attach_plugin, ffmpeg_available, make_video,
-                                   run_plugin, sprite_from_video, start_plugin, synthetic_sprite,
-                                   tile_of, vtt_text)
+        from tests.standin import (
+            FakeStash,
+            attach_plugin,
+            ffmpeg_available,
+            make_video,
+            run_plugin,
+            sprite_from_video,
+            start_plugin,
+            synthetic_sprite,
+            tile_of,
+            vtt_text,
+        )
         from tests.standin.media import probe
         from tests.standin.seed import oshash_of
     except ModuleNotFoundError:
-        from standin import (FakeStash, attach_plugin, ffmpeg_available, make_video, run_plugin,
-                             sprite_from_video, start_plugin, synthetic_sprite, tile_of, vtt_text)
+        from standin import (
+            FakeStash,
+            attach_plugin,
+            ffmpeg_available,
+            make_video,
+            run_plugin,
+            sprite_from_video,
+            start_plugin,
+            synthetic_sprite,
+            tile_of,
+            vtt_text,
+        )
         from standin.media import probe
         from standin.seed import oshash_of
 

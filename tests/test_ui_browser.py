@@ -14,8 +14,9 @@ Set UPDATE_SCREENSHOT=1 to rewrite docs/scene-tab.png.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -102,7 +103,8 @@ def analyzed(stash: FakeStash, data_dir: Path, sid: str) -> dict[str, int]:
         store.feedback.count(Kind.PERFORMER, performer, accepted=1)
         store.feedback.count(Kind.TAG, "couch", accepted=3, rejected=6)
         ids = {r.name: r.id for r in store.suggestions.of_scene(sid)}
-        store.suggestions.record_decision(ids["Couch"], SuggestionStatus.REJECTED)           # 3 accepted, 7 rejected: needs 70 % now
+        # 3 accepted, 7 rejected: needs 70 % now
+        store.suggestions.record_decision(ids["Couch"], SuggestionStatus.REJECTED)
     finally:
         store.close()
     return ids

@@ -11,10 +11,18 @@ import pytest
 
 from stash_sense.errors import DependencyMissing, FramesUnavailable
 from stash_sense.frames import video
-from stash_sense.frames.types import SceneMedia
 from stash_sense.frames.sampling import frame_times
-from stash_sense.frames.video import (Tools, VideoSource, find_tools, grab_frames,
-                                      needs_exact, probe_duration, redact, spans)
+from stash_sense.frames.types import SceneMedia
+from stash_sense.frames.video import (
+    Tools,
+    VideoSource,
+    find_tools,
+    grab_frames,
+    needs_exact,
+    probe_duration,
+    redact,
+    spans,
+)
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
                                   reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)")
@@ -123,9 +131,9 @@ def test_video_source_local_file(clip):
 def test_video_source_falls_back_to_the_stream_with_credentials(clip):
     """The file path Stash reports is not visible here: ffmpeg reads the stream URL instead,
     with the session's cookie, and the stand-in refuses it without."""
+    from stash_sense.stash.client import StashClient
     from tests.e2e import require_schema
     from tests.standin.server import FakeStash
-    from stash_sense.stash.client import StashClient
     require_schema()
     with FakeStash(require_auth=True) as stash:
         sid = stash.add_scene("remote", duration=20.0, video_path=clip)

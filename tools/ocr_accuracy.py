@@ -51,6 +51,10 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -246,7 +250,7 @@ def font_path(key: str) -> str:
                      "fonts-liberation")
 
 
-def draw_overlay(case: Case) -> "Image.Image":
+def draw_overlay(case: Case) -> Image.Image:
     """The text layer (RGBA, frame size) for `case`, as a watermark or title card is made."""
     from PIL import Image, ImageDraw, ImageFont
     w, h = RESOLUTIONS[case.res]
@@ -376,6 +380,7 @@ class CachedFrames:
     def frames(self, scene):
         import numpy as np
         from PIL import Image
+
         from stash_sense.frames.sampling import frame_times
         from stash_sense.frames.types import Frame
         stem = os.path.splitext(os.path.basename(scene.path))[0]
@@ -462,7 +467,7 @@ def report(results: list[Result]) -> Totals:
     print(f"wrong studio: {t.wrong}; studio on a negative: {t.false_pos} of {t.negatives}; "
           f"studio replaced: {t.replaced} (targets 0)")
     print(f"OCR CPU per clip: {t.ocr_cpu:.2f} s (all clips), {t.ocr_cpu_1080:.2f} s (1080p clips); "
-          f"load average {open('/proc/loadavg').read().split()[:3] if os.path.exists('/proc/loadavg') else '?'}")
+          f"load average {os.getloadavg() if hasattr(os, 'getloadavg') else '?'}")
     return t
 
 
@@ -495,9 +500,9 @@ def cost(selected: list[Case], clips: list[str], tools, frames: int) -> int:
              with ONNX Runtime's default threads;
     v4/1  -- the new reader on rapidocr-onnxruntime 1.4.4, one thread;
     new   -- the new reader on the default engine, one thread."""
-    from stash_sense.models.ocr import make_engine
     from stash_sense.frames import sampling, video
     from stash_sense.frames.types import Frame
+    from stash_sense.models.ocr import make_engine
     from stash_sense.settings import Settings
     today_engine = make_engine("rapidocr-onnxruntime", threads=0)
     v4 = build_analyzer("rapidocr-onnxruntime", frames=frames)

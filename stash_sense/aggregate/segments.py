@@ -8,8 +8,8 @@ the sprite step differs per scene.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..findings import Segment
 from ..settings import Settings, parse_duration

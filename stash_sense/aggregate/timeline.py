@@ -10,7 +10,7 @@ Pure; shared by the faces and OCR (studio) findings.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..findings import Segment
 from .segments import merge_cells

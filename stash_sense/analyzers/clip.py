@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 import numpy as np
 
 from .. import log
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..findings import Finding, Signal
-from ..kinds import Kind
 from ..frames.dedupe import reuse_plan
 from ..frames.types import Frame, SceneMedia
+from ..kinds import Kind
 from ..models.clip import CLIP, RANDOM
 from ..models.device import batch_size_for, import_torch
 from ..store.embeddings import ClipModelSpec

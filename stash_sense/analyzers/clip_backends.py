@@ -28,8 +28,8 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -9,7 +9,7 @@ in uint8 -> float32, CHW order. Transforms of another shape fall back to torchvi
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -39,7 +39,7 @@ class ClipPreprocess:
         self.offset = (-np.asarray(mean, np.float32) / std).reshape(1, 3, 1, 1)
 
     @classmethod
-    def from_open_clip(cls, transform) -> "ClipPreprocess | None":
+    def from_open_clip(cls, transform) -> ClipPreprocess | None:
         """Parse Compose([Resize, CenterCrop, MaybeConvertMode/RGB, ToTensor, Normalize]);
         None for any other shape (the caller then uses TransformPreprocess)."""
         steps = list(getattr(transform, "transforms", []))

@@ -11,7 +11,7 @@ model it can need is the text tower, and only for prompts the store has never em
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class ClipTextScorer:
         self.model_dir = model_dir
         self.encoded_prompts = 0     # prompts that needed the text tower this time
 
-    def load(self) -> "ClipTextScorer":
+    def load(self) -> ClipTextScorer:
         spec = self.embeddings.model(self.model_id)
         if spec is None:
             raise ModelUnavailable(f"no text-side record for {self.model_id}: analyze one scene "

@@ -11,15 +11,23 @@ table (performer or unknown) for later clustering. Nothing leaves the machine.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import log
 from ..aggregate.timeline import centred_segments
-from ..faces.match import (FaceMatch, FaceVerdict, Gallery, MatchRule, Observation, match_faces,
-                           performers_seen, rule_for)
+from ..faces.match import (
+    FaceMatch,
+    FaceVerdict,
+    Gallery,
+    MatchRule,
+    Observation,
+    match_faces,
+    performers_seen,
+    rule_for,
+)
 from ..findings import Finding, Signal
-from ..kinds import Kind
 from ..frames.types import Frame, SceneMedia
+from ..kinds import Kind
 from ..models.faces import import_facenet
 from .base import Analyzer
 

@@ -17,12 +17,13 @@ vocabulary's `objects:` mapping, `min_confidence` or `min_area` recomputes from 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..aggregate import aggregate_tag, rule_from_settings
 from ..findings import Finding, Signal
-from ..kinds import Kind
 from ..frames.types import Frame, SceneMedia
+from ..kinds import Kind
 from ..models.device import batch_size_for, import_torch
 from ..models.yolo import YOLO, preserve_threads
 from .base import Analyzer

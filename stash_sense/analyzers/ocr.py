@@ -22,7 +22,8 @@ has another one keeps it and the reading becomes a suggestion.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -30,9 +31,9 @@ from PIL import Image
 from .. import log
 from ..aggregate import find_segments
 from ..findings import Finding, Segment, Signal
-from ..kinds import Kind
 from ..frames.sampling import is_title_time
 from ..frames.types import Frame, SceneMedia
+from ..kinds import Kind
 from ..models.ocr import OCR, Line, OcrEngine
 from ..studios import StudioMatcher
 from .base import Analyzer

@@ -17,8 +17,7 @@ import sys
 import tempfile
 from typing import Any
 
-from .. import log
-from .. import PLUGIN_DIR
+from .. import PLUGIN_DIR, log
 from ..analyzers.base import Analyzer, AnalyzerContext, analyzer_class, check_names
 from ..errors import EnvironmentProblem, StashSenseError
 from ..frames.types import Frame, SceneMedia

@@ -105,7 +105,9 @@ def time_calls(analyzers) -> dict[str, list[tuple[float, float]]]:
     for a in analyzers:
         method = "analyze_with_embeddings" if hasattr(a, "analyze_with_embeddings") else "analyze"
 
-        def timed(frames, _inner=getattr(a, method), _name=a.name):
+        inner = getattr(a, method)
+
+        def timed(frames, _inner=inner, _name=a.name):
             started = time.perf_counter()
             try:
                 return _inner(frames)

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace, out) -> int:
     client = None
     if args.stash:
         from urllib.parse import urlsplit  # noqa: PLC0415
+
         from ..stash.client import StashClient  # noqa: PLC0415
         url = urlsplit(args.stash)
         client = StashClient({"Scheme": url.scheme or "http", "Host": url.hostname or "localhost",

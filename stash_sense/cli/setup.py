@@ -21,8 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out) -> int:
-    from ..install.deps import InstallRequest, execute, make_plan  # noqa: PLC0415
-    from ..install.deps import show  # noqa: PLC0415
+    from ..install.deps import (  # noqa: PLC0415
+        InstallRequest,
+        execute,
+        make_plan,
+        show,  # noqa: PLC0415
+    )
     request = InstallRequest(plugin_dir=PLUGIN_DIR, plugins_path=args.plugins_path,
                              env_setting=args.env, torch_setting=args.torch,
                              analyzers=tuple(a.strip() for a in args.analyzers.split(",") if a))

@@ -3,14 +3,15 @@
 Detection runs on the frame scaled so its longer side is at most DETECT_SIDE px: MTCNN's pyramid
 starts at 12/min_face_size of the input, so a 4K frame would cost ~9x a 720p one for the same
 faces. Boxes are mapped back and the 160x160 crop is taken from the full-resolution image, aligned
-as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does, with the network's crop margin (models/faces.py crop_margin).
+as MTCNN gives it (box crop, no landmark warp), standardised like facenet-pytorch does, with the
+network's crop margin (models/faces.py crop_margin).
 Frames of equal size are detected as one batch; crops are embedded in batches of `batch_size`.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -55,7 +56,7 @@ class FaceEngine:
         self.crop_margin = crop_margin(model_id)   # part of the network's recipe
 
     @classmethod
-    def load(cls, settings: Settings, device: str) -> "FaceEngine":
+    def load(cls, settings: Settings, device: str) -> FaceEngine:
         """The face family's networks per the faceWeights setting (converted or downloaded on
         first use), batched as every model is (models/device.py); raises EnvironmentProblem."""
         networks = FACES.load(settings, device)

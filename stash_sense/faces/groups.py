@@ -9,7 +9,7 @@ it leaves outliers out instead of forcing them into a group. numpy + scikit-lear
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

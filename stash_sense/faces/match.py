@@ -21,8 +21,8 @@ borderline match stays below 0.75 however many frames show it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class Gallery:
                         if len(self.owners) else np.zeros(0, np.int64))
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, np.ndarray]]) -> "Gallery":
+    def from_rows(cls, rows: Iterable[tuple[str, str, np.ndarray]]) -> Gallery:
         """rows: (performer_id, name, embedding)."""
         ids: list[str] = []
         index: dict[str, int] = {}

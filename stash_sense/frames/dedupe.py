@@ -13,7 +13,7 @@ tiles of the same scene and frame source, adjacent in the batch, are ever paired
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

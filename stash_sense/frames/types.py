@@ -25,7 +25,7 @@ class SceneMedia:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_stash(cls, scene: dict[str, Any]) -> "SceneMedia":
+    def from_stash(cls, scene: dict[str, Any]) -> SceneMedia:
         files = scene.get("files") or [{}]
         first = files[0] if files else {}
         paths = scene.get("paths") or {}

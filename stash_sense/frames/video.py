@@ -27,9 +27,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -37,8 +38,8 @@ from PIL import Image
 from .. import log
 from ..errors import DependencyMissing, FramesUnavailable
 from ..kinds import FrameKind
-from .decode import decode_image
 from . import sampling
+from .decode import decode_image
 from .types import Frame, FrameSource, SceneMedia
 
 if TYPE_CHECKING:   # imported when a scene needs the proxy (it pulls the HTTP client)
@@ -259,7 +260,7 @@ class VideoSource(FrameSource):
         self._proxy: StreamProxy | None = None   # started by the first scene that needs it
 
     @classmethod
-    def for_context(cls, ctx) -> "VideoSource":
+    def for_context(cls, ctx) -> VideoSource:
         tools = find_tools(ctx.api.general_config())
         log.debug(f"video frames with {tools.ffmpeg}, {ctx.settings.videoFrames} per scene")
         return cls(tools, count=ctx.settings.videoFrames, client=ctx.api.client)

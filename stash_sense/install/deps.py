@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import log
 from ..errors import EnvironmentProblem, SettingsError

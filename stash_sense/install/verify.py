@@ -40,8 +40,9 @@ def check(part: str) -> dict:
     try:
         for module, dist in NEEDS[part].items():
             if module == "ultralytics":
-                from stash_sense.models.yolo import import_ultralytics  # noqa: PLC0415
                 import tempfile  # noqa: PLC0415
+
+                from stash_sense.models.yolo import import_ultralytics  # noqa: PLC0415
                 import_ultralytics(os.path.join(tempfile.gettempdir(), "stash_sense-verify"))
             else:
                 importlib.import_module(module)

@@ -12,8 +12,8 @@ one tag matters) makes what is written that good on this library, at the recall 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 

@@ -11,6 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..kinds import Kind
+from ..store.ledger import Ledger
+from ..store.suggestions import SuggestionStatus
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..stash.api import StashAPI
+    from ..store import Store
 
 
 @dataclass
@@ -43,15 +53,16 @@ def excluded_names(settings) -> set[str]:
     return {n.lower() for n in (*settings.workflow_tags.values(), settings.parentTag)}
 
 
-def read_labels(api, store, settings, per_page: int = 500) -> LibraryLabels:
+def read_labels(api: StashAPI, store: Store, settings: Settings, per_page: int = 500
+                ) -> LibraryLabels:
     tags = {str(t["id"]): TagInfo(str(t["id"]), t["name"], tuple(t.get("aliases") or ()))
             for t in api.all_tags() if t["name"].lower() not in excluded_names(settings)}
     by_key: dict[str, list[str]] = defaultdict(list)      # lower-cased name/alias -> tag ids
     for tag in tags.values():
         for n in (tag.name, *tag.aliases):
             by_key[n.strip().lower()].append(tag.id)
-    owned = _owned_tags(store)
-    decided = _decisions(store)
+    owned = Ledger(store).committed_refs(Kind.TAG)
+    decided = store.suggestions.decided_keys(Kind.TAG)
     labels = LibraryLabels(tags=tags, positives=defaultdict(set), negatives=defaultdict(set))
     page = 1
     while True:
@@ -63,7 +74,7 @@ def read_labels(api, store, settings, per_page: int = 500) -> LibraryLabels:
             labels.duration[sid] = float((files[0] if files else {}).get("duration") or 0.0)
             if scene.get("organized"):
                 labels.organized.add(sid)
-            accepted = decided.get(sid, {}).get("accepted", set())
+            accepted = decided.get(sid, {}).get(SuggestionStatus.ACCEPTED, set())
             for t in scene.get("tags") or []:
                 tid = str(t["id"])
                 if tid not in tags:
@@ -77,7 +88,7 @@ def read_labels(api, store, settings, per_page: int = 500) -> LibraryLabels:
                 if tid in tags and m.get("end_seconds") is not None:
                     labels.markers.setdefault(tid, {}).setdefault(sid, []).append(
                         (float(m["seconds"]), float(m["end_seconds"])))
-            for key in decided.get(sid, {}).get("rejected", set()):
+            for key in decided.get(sid, {}).get(SuggestionStatus.REJECTED, set()):
                 for tid in by_key.get(key, []):
                     labels.negatives[tid].add(sid)
         if len(scenes) < per_page:
@@ -86,22 +97,4 @@ def read_labels(api, store, settings, per_page: int = 500) -> LibraryLabels:
     for tid, scene_ids in labels.negatives.items():   # a rejection wins over a stale tag
         labels.positives[tid] -= scene_ids
     return labels
-
-
-def _owned_tags(store) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = defaultdict(set)
-    for sid, ref in store.db.execute("SELECT scene_id, ref FROM owned WHERE kind='tag' AND state='committed'"):
-        out[sid].add(ref)
-    return out
-
-
-def _decisions(store) -> dict[str, dict[str, set[str]]]:
-    """scene id -> {'accepted': tag keys, 'rejected': tag keys} from the scene tab and from our
-    tags the user removed (the ledger records those as rejections)."""
-    out: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"accepted": set(), "rejected": set()})
-    for sid, key, status in store.db.execute(
-            "SELECT scene_id, key, status FROM suggestions WHERE kind='tag' AND "
-            "status IN ('accepted', 'rejected')"):
-        out[sid][status].add(key)
-    return out
 

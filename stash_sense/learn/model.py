@@ -75,7 +75,7 @@ class LearnedModels:
         return path
 
     @classmethod
-    def load(cls, data_dir: str, model_id: str) -> "LearnedModels | None":
+    def load(cls, data_dir: str, model_id: str) -> LearnedModels | None:
         path = path_for(data_dir, model_id)
         if not os.path.isfile(path):
             return None
@@ -99,7 +99,7 @@ def path_for(data_dir: str, model_id: str) -> str:
     return os.path.join(data_dir, FOLDER, f"{digest}.npz")
 
 
-def latest(data_dir: str) -> "LearnedModels | None":
+def latest(data_dir: str) -> LearnedModels | None:
     """The file there is (learn keeps one), whatever its model: for the report in the UI."""
     folder = os.path.join(data_dir, FOLDER)
     if not os.path.isdir(folder):

@@ -8,7 +8,8 @@ tag shows. numpy only; a library with no learned file costs one `os.path.isdir`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +22,6 @@ from .model import FOLDER, LearnedModels, LearnedTag
 from .train import sigmoid
 
 if TYPE_CHECKING:
-    from ..context import Context
     from ..settings import Settings
     from ..store import Store
 
@@ -37,10 +37,6 @@ class LearnedPredictor:
         self.enabled = os.path.isdir(os.path.join(settings.data_dir, FOLDER))
         self.embeddings = EmbeddingStore(store)
         self._models: dict[str, LearnedModels | None] = {}
-
-    @classmethod
-    def for_context(cls, ctx: Context) -> LearnedPredictor:
-        return cls(ctx.store, ctx.settings)
 
     def models(self, model_id: str) -> LearnedModels | None:
         if model_id not in self._models:

@@ -25,8 +25,11 @@ def _message_classes() -> dict[str, type]:
     global _CLASSES
     if _CLASSES is not None:
         return _CLASSES
-    from google.protobuf import descriptor_pb2, descriptor_pool  # noqa: PLC0415
-    from google.protobuf import message_factory  # noqa: PLC0415
+    from google.protobuf import (  # noqa: PLC0415
+        descriptor_pb2,
+        descriptor_pool,
+        message_factory,  # noqa: PLC0415
+    )
 
     F = descriptor_pb2.FieldDescriptorProto
     opt, rep = F.LABEL_OPTIONAL, F.LABEL_REPEATED

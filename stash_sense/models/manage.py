@@ -3,8 +3,8 @@ Tasks-page task "Download and verify models" (mode `models`)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .. import log
 from ..errors import EnvironmentProblem

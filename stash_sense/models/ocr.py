@@ -4,7 +4,8 @@ RapidOCR runs Baidu's PP-OCR detection + recognition models on ONNX Runtime, and
 those models: it works offline, on CPU, with nothing to download. Two packages exist:
 `rapidocr` 3.x (maintained; PP-OCRv6 small det + rec inside its wheel) and the older
 `rapidocr-onnxruntime` 1.4.4 (PP-OCRv4, unchanged since January 2025); both are engines here,
-compared on tools/ocr_accuracy.py (README, "Studio from watermarks"). PaddleOCR is the same family on Baidu's own PaddlePaddle framework: newer models
+compared on tools/ocr_accuracy.py (README, "Studio from watermarks"). PaddleOCR is the same family on
+Baidu's own PaddlePaddle framework: newer models
 (PP-OCRv5), GPU support, but a large extra framework to install and models it downloads from its
 hubs on first use, so it is optional (setting ocrEngine=paddleocr).
 

@@ -22,8 +22,9 @@ import contextlib
 import inspect
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from .. import log
 from ..errors import DependencyMissing, ModelUnavailable, SettingsError

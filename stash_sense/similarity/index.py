@@ -15,12 +15,12 @@ Files in `<dataDir>/find/<model key>/`:
   writer truncates; a missing or unreadable manifest, or one that disagrees with SQLite, means a
   rebuild from SQLite (the source of truth).
 
-Staying in step: triggers on `scene_embeddings` (store schema version 5) append (scene, model) to `find_changes` whenever a
-scene's vectors are saved or dropped, by whichever process. `sync()` applies the changes logged
-since the manifest's sequence number (a re-analysed scene gets new rows; the old ones are dead
-until a compaction copies the live ranges into the next generation), checks the scene count
-against SQLite, and prunes the log. So the index follows analysis incrementally without the
-analysis code knowing it exists. One writer at a time: `flock` on `lock`.
+Staying in step: triggers on `scene_embeddings` (store schema version 5) append (scene, model) to
+`find_changes` whenever a scene's vectors are saved or dropped, by whichever process. `sync()`
+applies the changes logged since the manifest's sequence number (a re-analysed scene gets new
+rows; the old ones are dead until a compaction copies the live ranges into the next generation),
+checks the scene count against SQLite, and prunes the log. So the index follows analysis
+incrementally without the analysis code knowing it exists. One writer at a time: `flock` on `lock`.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class FrameIndex:
         self.last_sync: SyncReport | None = None
 
     @classmethod
-    def open(cls, embeddings: EmbeddingStore, model_id: str, data_dir: str) -> "FrameIndex":
+    def open(cls, embeddings: EmbeddingStore, model_id: str, data_dir: str) -> FrameIndex:
         """The index, brought up to date with SQLite (cheap when nothing changed)."""
         index = cls(embeddings, model_id, data_dir)
         index.last_sync = index.sync()
@@ -76,7 +76,7 @@ class FrameIndex:
             raise RuntimeError("the similarity index is used before sync() loaded it")
         return self.manifest
 
-    def _path(self, kind: str, gen: int | None = None) -> str:
+    def path_of(self, kind: str, gen: int | None = None) -> str:
         ext = {"frames": "f16", "times": "f32", "pooled": "f16"}[kind]
         return os.path.join(self.folder, f"{kind}-{self._loaded()['gen'] if gen is None else gen}.{ext}")
 
@@ -114,9 +114,9 @@ class FrameIndex:
         m = self._loaded()
         self.dim = m["dim"]
         self.scene_ids: list[str] = list(m["scenes"])
-        self.frames = _memmap(self._path("frames"), DTYPE, (m["rows"], m["dim"]))
-        self.times = _memmap(self._path("times"), np.float32, (m["rows"], 2))
-        self._pooled = _memmap(self._path("pooled"), DTYPE, (m["prows"], m["dim"]))
+        self.frames = _memmap(self.path_of("frames"), DTYPE, (m["rows"], m["dim"]))
+        self.times = _memmap(self.path_of("times"), np.float32, (m["rows"], 2))
+        self._pooled = _memmap(self.path_of("pooled"), DTYPE, (m["prows"], m["dim"]))
         self.owner = np.full(m["rows"], -1, np.int32)
         self.ranges: np.ndarray = np.zeros((len(self.scene_ids), 3), np.int64)   # start, n, pooled row
         for pos, sid in enumerate(self.scene_ids):
@@ -237,7 +237,7 @@ class _Appender:
         for kind, valid in (("frames", manifest["rows"] * manifest["dim"] * 2),
                             ("times", manifest["rows"] * 8),
                             ("pooled", manifest["prows"] * manifest["dim"] * 2)):
-            path = index._path(kind, manifest["gen"])
+            path = index.path_of(kind, manifest["gen"])
             fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0), 0o600)
             fh = os.fdopen(fd, mode)
             fh.truncate(valid)            # bytes a killed writer left past the commit point

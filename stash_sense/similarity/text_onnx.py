@@ -34,6 +34,7 @@ class OnnxText:
 
     def __init__(self, folder: str):
         import onnxruntime as ort  # noqa: PLC0415
+
         from .bpe import ClipBPE  # noqa: PLC0415
         with open(os.path.join(folder, "text.json"), encoding="utf-8") as fh:
             meta = json.load(fh)
@@ -56,8 +57,9 @@ def export(spec: ClipModelSpec, model_dir: str, folder: str) -> bool:
     """Write the ONNX text tower for this model; True when it was verified and kept."""
     import open_clip  # noqa: PLC0415
     import torch  # noqa: PLC0415
-    from .bpe import ClipBPE  # noqa: PLC0415
+
     from ..models.clip import load_text_model  # noqa: PLC0415 - torch, export only
+    from .bpe import ClipBPE  # noqa: PLC0415
     model, tokenizer = load_text_model(spec, model_dir)
     vocab = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
     if type(tokenizer).__name__ != "SimpleTokenizer" or not os.path.isfile(vocab):

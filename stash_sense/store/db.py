@@ -71,7 +71,7 @@ class Store:
         self.suggestions = Suggestions(self, self.feedback)
 
     @classmethod
-    def in_dir(cls, data_dir: str) -> "Store":
+    def in_dir(cls, data_dir: str) -> Store:
         return cls(os.path.join(data_dir, FILE_NAME))
 
     def close(self) -> None:

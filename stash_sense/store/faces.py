@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from ..kinds import StrEnum
 
@@ -36,12 +37,12 @@ class GroupStatus(StrEnum):
     IGNORED = "ignored"
 
 
-def to_blob(embedding: "np.ndarray") -> bytes:
+def to_blob(embedding: np.ndarray) -> bytes:
     import numpy as np  # noqa: PLC0415
     return np.asarray(embedding, np.float16).tobytes()
 
 
-def from_blob(blob: bytes) -> "np.ndarray":
+def from_blob(blob: bytes) -> np.ndarray:
     import numpy as np  # noqa: PLC0415
     v = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     return v / max(float(np.linalg.norm(v)), 1e-12)
@@ -72,7 +73,7 @@ class FaceStore:
         return {r[0] for r in self.db.execute("SELECT DISTINCT performer_id FROM face_sources")}
 
     def replace_profile(self, performer_id: str, model_id: str, version: str,
-                        embeddings: Sequence["np.ndarray"], scores: Sequence[float],
+                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
                         note: str | None = None) -> None:
         """A new profile image: its faces replace the old profile *and* the scene faces that
         were checked against the old profile (faces named by the user from a group stay)."""
@@ -90,7 +91,7 @@ class FaceStore:
                              len(embeddings), note, now))
 
     def add_scene_faces(self, performer_id: str, scene_id: str, model_id: str,
-                        embeddings: Sequence["np.ndarray"], scores: Sequence[float],
+                        embeddings: Sequence[np.ndarray], scores: Sequence[float],
                         times: Sequence[float], note: str | None = None) -> None:
         now = time.time()
         with self.store.tx():
@@ -159,7 +160,7 @@ class FaceStore:
         return removed
 
     # -- reading the gallery ----------------------------------------------------------------------
-    def gallery(self, model_id: str) -> "Gallery":
+    def gallery(self, model_id: str) -> Gallery:
         from ..faces.match import Gallery  # noqa: PLC0415
         rows = self.db.execute(
             "SELECT g.performer_id, COALESCE(p.name, g.performer_id), g.embedding FROM face_gallery g "
@@ -169,7 +170,7 @@ class FaceStore:
         return Gallery.from_rows((pid, name, from_blob(blob)) for pid, name, blob in rows)
 
     def embeddings(self, performer_id: str, model_id: str, source: str | None = None
-                   ) -> "np.ndarray":
+                   ) -> np.ndarray:
         import numpy as np  # noqa: PLC0415
         query = "SELECT embedding FROM face_gallery WHERE performer_id=? AND model_id=?"
         args = [performer_id, model_id]
@@ -179,7 +180,7 @@ class FaceStore:
         rows = [from_blob(r[0]) for r in self.db.execute(query + " ORDER BY id", args)]
         return np.stack(rows) if rows else np.zeros((0, 512), np.float32)
 
-    def galleries(self) -> dict[str, "Gallery"]:
+    def galleries(self) -> dict[str, Gallery]:
         models = [r[0] for r in self.db.execute("SELECT DISTINCT model_id FROM face_gallery")]
         return {m: self.gallery(m) for m in models}
 

@@ -3,7 +3,7 @@ stash_sense/feedback.py). Counts are about tags, studios and performers, not sce
 scene keeps them."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..feedback import Counts
 from ..kinds import Kind

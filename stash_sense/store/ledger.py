@@ -19,8 +19,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..kinds import Kind, StrEnum
 from .db import Store
@@ -96,6 +97,14 @@ class Ledger:
 
     def all_rows(self) -> list[OwnedRow]:
         return [self._row(r) for r in self.db.execute("SELECT * FROM owned ORDER BY scene_id")]
+
+    def committed_refs(self, kind: Kind) -> dict[str, set[str]]:
+        """scene id -> refs of `kind` the plugin owns there and Stash confirmed, every scene."""
+        out: dict[str, set[str]] = {}
+        for r in self.db.execute("SELECT scene_id, ref FROM owned WHERE kind=? AND state=?",
+                                 (Kind(kind).value, State.COMMITTED.value)):
+            out.setdefault(r["scene_id"], set()).add(r["ref"])
+        return out
 
     @staticmethod
     def _row(r: Any) -> OwnedRow:

@@ -9,7 +9,7 @@ before versions existed is adopted as it is). Later versions only add.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import EnvironmentProblem
 

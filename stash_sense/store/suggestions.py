@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..findings import Finding, Segment
 from ..kinds import Kind, StrEnum
@@ -95,6 +96,19 @@ class Suggestions:
         return {(r["kind"], r["key"]) for r in self.store.db.execute(
             "SELECT kind, key FROM suggestions WHERE scene_id=? AND status=?",
             (scene_id, SuggestionStatus(status).value))}
+
+    def decided_keys(self, kind: Kind) -> dict[str, dict[SuggestionStatus, set[str]]]:
+        """scene id -> {ACCEPTED: keys, REJECTED: keys} of the user's decisions on `kind`, in
+        every scene (learning reads them as the user's answers)."""
+        out: dict[str, dict[SuggestionStatus, set[str]]] = {}
+        for r in self.store.db.execute(
+                "SELECT scene_id, key, status FROM suggestions WHERE kind=? AND status IN (?, ?)",
+                (Kind(kind).value, SuggestionStatus.ACCEPTED.value,
+                 SuggestionStatus.REJECTED.value)):
+            per_scene = out.setdefault(r["scene_id"], {SuggestionStatus.ACCEPTED: set(),
+                                                       SuggestionStatus.REJECTED: set()})
+            per_scene[SuggestionStatus(r["status"])].add(r["key"])
+        return out
 
     def rejected_keys(self, scene_id: str) -> set[tuple[str, str]]:
         return self.keys_with_status(scene_id, SuggestionStatus.REJECTED)

@@ -8,8 +8,9 @@ suggestion) and commits or rolls back with it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Iterator, Protocol
+from typing import Protocol
 
 
 class Connected(Protocol):

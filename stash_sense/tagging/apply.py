@@ -14,7 +14,8 @@ before), and cleared only while it is still the one the plugin set.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import log
 from ..errors import SceneError, StashRequestError

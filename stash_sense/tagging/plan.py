@@ -21,8 +21,8 @@ Rules that protect the user's data, all decided here and nowhere else:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import AbstractSet, Mapping, Sequence
 
 from ..feedback import feedback_key
 from ..findings import Finding
@@ -87,7 +87,7 @@ class Verdict(StrEnum):
 
 
 def verdict_for(f: Finding, settings: Settings, raised: Mapping[str, float] | None = None,
-                accepted: AbstractSet[tuple[str, str]] = frozenset()) -> Verdict:
+                accepted: Set[tuple[str, str]] = frozenset()) -> Verdict:
     """What happens to one (not rejected) finding.
 
     Accepted by the user: always applied. Below the suggest threshold (or a threshold raised by
@@ -111,9 +111,9 @@ def make_plan(scene: SceneState, findings: list[Finding], owned: Owned, settings
               tag_ids: Mapping[str, str], rejected: set[tuple[str, str]],
               incorrect_tag_id: str | None = None,
               raised_thresholds: Mapping[str, float] | None = None,
-              accepted: AbstractSet[tuple[str, str]] = frozenset(),
+              accepted: Set[tuple[str, str]] = frozenset(),
               rejected_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None,
-              rejected_tag_ids: AbstractSet[str] = frozenset()) -> Plan:
+              rejected_tag_ids: Set[str] = frozenset()) -> Plan:
     """tag_ids: lower-cased tag name or alias -> existing Stash tag id (lookups done beforehand).
     rejected: (kind, key) rejected on this scene; accepted: (kind, key) the user accepted;
     rejected_spans: tag key -> [(start, end)] of markers the user deleted or marked Incorrect;

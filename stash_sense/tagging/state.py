@@ -1,8 +1,9 @@
 """Snapshots the plan reads: the scene as Stash has it, and what the plugin owns on it."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..kinds import Kind
 from ..store.ledger import OwnedRow, State
@@ -36,7 +37,7 @@ class SceneState:
     created: Mapping[tuple[Kind, str], str] = field(default_factory=dict)
 
     @classmethod
-    def from_stash(cls, scene: dict[str, Any]) -> "SceneState":
+    def from_stash(cls, scene: dict[str, Any]) -> SceneState:
         markers = tuple(
             Marker(id=str(m["id"]), tag_id=str(m["primary_tag"]["id"]), seconds=float(m["seconds"]),
                    end_seconds=None if m.get("end_seconds") is None else float(m["end_seconds"]),
@@ -102,7 +103,7 @@ class Owned:
     gone_tags: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[OwnedRow]) -> "Owned":
+    def from_rows(cls, rows: Iterable[OwnedRow]) -> Owned:
         owned = cls()
         for row in rows:
             if row.state == State.RELEASED and row.kind == Kind.MARKER:

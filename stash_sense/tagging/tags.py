@@ -13,7 +13,7 @@ user's tag by name or alias (Stash compares case-insensitively), else a tag the 
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..stash.api import StashAPI
 from ..store.ledger import Ledger

@@ -20,7 +20,7 @@ class WorkflowTags:
     ids: dict[str, str] = field(default_factory=dict)  # role -> tag id
 
     @classmethod
-    def ensure(cls, resolver: TagResolver, settings: Settings) -> "WorkflowTags":
+    def ensure(cls, resolver: TagResolver, settings: Settings) -> WorkflowTags:
         tags = cls(resolver, settings)
         tags.refresh()
         return tags

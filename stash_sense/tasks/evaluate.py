@@ -13,12 +13,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from .. import log
-from .reports import QUALITY_FILE, write_report
 from ..frames.types import SceneMedia
 from ..learn.evaluate import tag_quality
 from ..learn.labels import read_labels
 from ..learn.stored import StoredFindings
 from ..learn.threads import one_blas_thread
+from .reports import QUALITY_FILE, write_report
 
 if TYPE_CHECKING:
     from ..context import Context

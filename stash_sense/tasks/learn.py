@@ -15,7 +15,8 @@ matrix; frame blobs are read one scene at a time, only for scenes written to.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -14,7 +14,8 @@ leaves the scene. Analysis itself is a task: the tab queues "Tag one scene" (mod
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import TAG_SCENE_TASK, log
 from ..errors import SettingsError, StashSenseError

@@ -120,7 +120,8 @@ def similar(ctx: Context) -> dict[str, Any]:
 
 
 def search(ctx: Context) -> dict[str, Any]:
-    from ..similarity.search import allowed_mask, search as run_search  # noqa: PLC0415
+    from ..similarity.search import allowed_mask  # noqa: PLC0415
+    from ..similarity.search import search as run_search  # noqa: PLC0415
     from ..similarity.text import query_vector  # noqa: PLC0415
     from ..similarity.thumbs import SpriteTiles  # noqa: PLC0415
     text = str(ctx.args.get("query") or "").strip()
@@ -134,8 +135,8 @@ def search(ctx: Context) -> dict[str, Any]:
     vector, text_path = query_vector(embeddings, index.model_id, text, ctx.settings.model_dir,
                                      ctx.settings.data_dir)
     allowed = allowed_mask(index, filtered_ids(ctx.api, ctx.args))
-    results = run_search(index, vector, _limit(ctx.args, 20), max(1, min(10, int(ctx.args.get("moments") or 3))),
-                         allowed)
+    moments = max(1, min(10, int(ctx.args.get("moments") or 3)))
+    results = run_search(index, vector, _limit(ctx.args, 20), moments, allowed)
     scenes = scenes_by_id(ctx.api, [r.scene_id for r in results])
     tiles = SpriteTiles(ctx.api.client)
     out = []

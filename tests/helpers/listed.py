@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from stash_sense.analyzers.base import Analyzer
 from stash_sense.findings import Finding, Segment, Signal

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 

@@ -28,8 +28,8 @@ import json
 import math
 import shutil
 import subprocess
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from PIL import Image
 

@@ -6,10 +6,18 @@ plugin test never passes because a criterion was silently dropped.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from .filters import (StashError, Unsupported, combine, matches_q, multi_criterion,
-                      number_criterion, sort_and_page, string_criterion)
+from .filters import (
+    StashError,
+    Unsupported,
+    combine,
+    matches_q,
+    multi_criterion,
+    number_criterion,
+    sort_and_page,
+    string_criterion,
+)
 from .state import StashState
 
 Handler = Callable[[StashState, dict, object], bool]

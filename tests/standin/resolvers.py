@@ -17,11 +17,19 @@ from __future__ import annotations
 import copy
 import os
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
-from graphql import (GraphQLEnumType, GraphQLInterfaceType, GraphQLList, GraphQLNonNull,
-                     GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLUnionType)
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
 
 from . import queries
 from .filters import StashError, Unsupported
@@ -66,7 +74,7 @@ def default_resolver(source, info, **_args):
 
 
 # ------------------------------------------------------------------ helpers
-def _ctx(info) -> "RequestContext":
+def _ctx(info) -> RequestContext:
     return info.context
 
 
@@ -315,10 +323,10 @@ def _root(type_name, field_name, fn):
     return resolve
 
 
-@lru_cache(maxsize=None)
+@cache
 def executable_schema(schema_dir: str | None = None) -> GraphQLSchema:
     """Build once per process: SDL + resolvers (resolvers are stateless)."""
-    from .mutations import MUTATION       # mutations.py imports helpers from this module
+    from .mutations import MUTATION  # mutations.py imports helpers from this module
     schema = load_schema(schema_dir)
     for root_name, table in (("Query", QUERY), ("Mutation", MUTATION)):
         root = schema.type_map[root_name]

@@ -19,10 +19,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .filters import StashError
 
@@ -172,7 +172,7 @@ class PluginProcess:
         except ProcessLookupError:
             pass
 
-    def wait_for(self, predicate: Callable[["PluginProcess"], bool], timeout: float = 60) -> bool:
+    def wait_for(self, predicate: Callable[[PluginProcess], bool], timeout: float = 60) -> bool:
         """Poll until ``predicate(self)`` (e.g. ``lambda p: p.progress``) or the process ends."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -192,7 +192,7 @@ class PluginProcess:
             for t in self._threads:
                 t.join(timeout=5)
             tail = "\n".join(f"[{lv}] {m}" for lv, m in self.logs[-20:])
-            raise TimeoutError(f"plugin still running after {timeout}s; last logs:\n{tail}")
+            raise TimeoutError(f"plugin still running after {timeout}s; last logs:\n{tail}") from None
         for t in self._threads:
             t.join(timeout=10)
         if self._cleanup_cwd:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def _literal(node, variables=None):
     return value_from_ast_untyped(node, variables)
 
 
-def _install_scalars(schema: "GraphQLSchema") -> None:
+def _install_scalars(schema: GraphQLSchema) -> None:
     from graphql import GraphQLScalarType
     for name in CUSTOM_SCALARS:
         scalar = schema.type_map.get(name)
@@ -66,7 +65,7 @@ def _install_scalars(schema: "GraphQLSchema") -> None:
             scalar.parse_literal = _literal
 
 
-def load_schema(directory: Path | None = None) -> "GraphQLSchema":
+def load_schema(directory: Path | None = None) -> GraphQLSchema:
     """A fresh schema object with Stash's scalars installed (no resolvers yet)."""
     from graphql import build_schema  # lazy: schema_available() must work without graphql-core
     schema = build_schema(read_sdl(directory))

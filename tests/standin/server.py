@@ -22,10 +22,10 @@ import secrets
 import shutil
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import ThreadingHTTPServer
-from typing import Callable
 
 from graphql import GraphQLError, execute, parse, validate
 from graphql.language import OperationDefinitionNode
@@ -43,7 +43,7 @@ MAX_HOOK_DEPTH = 10          # pkg/plugin maxCyclicLoopDepth
 @dataclass
 class RequestContext:
     """Per-request data resolvers need: base URL from the Host header, session cookie."""
-    stash: "FakeStash"
+    stash: FakeStash
     base_url: str
     cookie: str | None = None
     visited: list = field(default_factory=list)
@@ -102,7 +102,7 @@ class FakeStash(StashData):
         self.port: int | None = None
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeStash":
+    def start(self) -> FakeStash:
         self._httpd = _Server((self.host, 0), StashRequestHandler)
         self._httpd.stash = self
         self.port = self._httpd.server_address[1]
@@ -125,7 +125,7 @@ class FakeStash(StashData):
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "FakeStash":
+    def __enter__(self) -> FakeStash:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -262,7 +262,8 @@ class FakeStash(StashData):
         chosen = next((o for o in ops if record["operation_name"] is None
                        or (o.name and o.name.value == record["operation_name"])), None)
         if chosen is not None:
-            record["operation_name"] = record["operation_name"] or (chosen.name.value if chosen.name else None)
+            record["operation_name"] = (record["operation_name"]
+                                        or (chosen.name.value if chosen.name else None))
             record["fields"] = [s.name.value for s in chosen.selection_set.selections
                                 if hasattr(s, "name")]
         errors = validate(self.schema, doc)

@@ -68,7 +68,7 @@ class StashRequestHandler(BaseHTTPRequestHandler):
         jar = SimpleCookie()
         try:
             jar.load(raw)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a malformed Cookie header is no session, as in Stash
             return None
         return jar["session"].value if "session" in jar else None
 
