@@ -17,12 +17,12 @@ from typing import Any
 
 # import name -> distribution name, per part of the plugin
 NEEDS: dict[str, dict[str, str]] = {
-    "core": {"numpy": "numpy", "PIL": "pillow", "yaml": "pyyaml", "requests": "requests",
-             "rapidfuzz": "rapidfuzz", "tqdm": "tqdm"},
+    "core": {"numpy": "numpy", "PIL": "pillow", "yaml": "pyyaml", "rapidfuzz": "rapidfuzz",
+             "tqdm": "tqdm"},
     "clip": {"torch": "torch", "torchvision": "torchvision", "open_clip": "open_clip_torch"},
     "objects": {"torch": "torch", "ultralytics": "ultralytics"},
     "ocr": {"onnxruntime": "onnxruntime", "rapidocr_onnxruntime": "rapidocr-onnxruntime"},
-    "faces": {"torch": "torch", "facenet_pytorch": "facenet-pytorch"},
+    "faces": {"torch": "torch", "requests": "requests", "facenet_pytorch": "facenet-pytorch"},
 }
 ANALYZER_MODULES = {"clip": "stash_sense.analyzers.clip", "objects": "stash_sense.analyzers.objects",
                     "ocr": "stash_sense.analyzers.ocr", "faces": "stash_sense.analyzers.faces"}
