@@ -103,7 +103,7 @@ def test_index_recovers_from_torn_appends_and_a_lost_manifest(tmp_path):
     for sid, (_, frames) in scenes.items():
         save(emb, sid, frames)
     index = FrameIndex.open(emb, MODEL, str(tmp_path))
-    with open(index._path("frames"), "ab") as fh:             # a writer killed mid-append
+    with open(index.path_of("frames"), "ab") as fh:             # a writer killed mid-append
         fh.write(b"\x7f" * 1000)
     save(emb, "new", unit(rng.standard_normal((9, 64))))
     after = FrameIndex.open(emb, MODEL, str(tmp_path))
