@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stash_sense"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"__init__", "errors", "log", "settings", "vocabulary", "findings", "feedback", "kinds"}),
     ("the outside world", {"stash", "store", "models", "aggregate", "faces", "frames"}),
-    ("analysis", {"context", "analyzers", "studios", "references", "catalog", "similarity", "learn",
+    ("analysis", {"context", "analyzers", "studios", "references", "similarity", "learn",
                   "tagging"}),
     ("one scene end to end", {"pipeline"}),
     ("commands", {"tasks", "cli", "install"}),

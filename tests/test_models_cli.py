@@ -170,3 +170,22 @@ def test_models_task_through_the_plugin_entry(stash, tmp_path):
     assert "RapidOCR PP-OCRv6 small det + rec, cls (ONNX)" in names and "InceptionResnetV1" in names
     assert any("verify MTCNN" in m and "ok" in m for m in run.messages("info"))
     assert run.progress and run.progress[-1] == 1.0
+
+
+def test_verify_loads_clip_the_way_a_tagging_run_does(tmp_path):
+    """A passed check means the tag task will start: CLIP is verified by loading its analyzer
+    (vocabulary prompts embedded, image encoder chosen), not only by opening the weight file."""
+    from stash_sense.analyzers.base import verify_through_analyzers
+    from stash_sense.analyzers.clip import ClipAnalyzer
+    from stash_sense.models.catalog import catalog
+    from stash_sense.settings import load_settings
+
+    tiny = os.path.join(os.path.dirname(__file__), "fixtures", "tiny-clip.json")
+    settings = load_settings({}, {"analyzers": "clip", "clipModel": tiny, "clipPretrained": "none",
+                                  "clipBackend": "torch", "modelDir": str(tmp_path)},
+                             str(tmp_path))
+    [weight] = [w for w in catalog(settings, "cpu") if w.enabled]
+    verify_through_analyzers([weight], settings, "cpu")
+    analyzer = weight.verify()
+    assert isinstance(analyzer, ClipAnalyzer)
+    assert analyzer.prompt_vectors                  # the vocabulary was embedded

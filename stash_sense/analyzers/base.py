@@ -15,13 +15,16 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import SettingsError
 from ..findings import Finding, Signal
 from ..frames.types import Frame, SceneMedia
 from ..settings import Settings
 from ..vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from ..models.weights import Weight
 
 REGISTRY: dict[str, str] = {
     "clip": "stash_sense.analyzers.clip:ClipAnalyzer",
@@ -121,3 +124,19 @@ def build_analyzers(ctx: AnalyzerContext,
     """Instances for the `analyzers` setting, unknown names rejected before anything is imported."""
     check_names(ctx.settings.analyzers)
     return [factory(name)(ctx) for name in ctx.settings.analyzers]
+
+
+def verify_through_analyzers(weights: list[Weight], settings: Settings, device: str) -> None:
+    """Make `verify` load CLIP the way a tagging run does, through its analyzer: that also embeds
+    the vocabulary's prompts and chooses (exporting once) the image encoder, so a passed check
+    means the tag task will start, not only that the weight file opens. (models/ sits below
+    analyzers/ and cannot build an analyzer itself; the `models` task and command call this.)"""
+    for weight in weights:
+        if weight.analyzer == "clip":
+            def load(name: str = weight.analyzer) -> Analyzer:
+                from ..vocabulary import load_vocabulary  # noqa: PLC0415
+                analyzer = analyzer_class(name)(AnalyzerContext(
+                    settings, load_vocabulary(settings.vocabularyFile), device))
+                analyzer.load()
+                return analyzer
+            weight.loader = load

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out) -> int:
+    from ..analyzers.base import verify_through_analyzers  # noqa: PLC0415
     from ..models.catalog import catalog  # noqa: PLC0415 - imports torch
     from ..models.device import resolve_device  # noqa: PLC0415
     from ..models.download import human_size  # noqa: PLC0415
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace, out) -> int:
     settings = settings_from_args(args)
     device = resolve_device(settings.device)
     weights = [w for w in catalog(settings, device) if args.all or w.enabled]
+    verify_through_analyzers(weights, settings, device)
     header = f"device {device}; model directory {settings.model_dir}"
     if args.action == "list":
         if args.json:

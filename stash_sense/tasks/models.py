@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 def models(ctx: Context) -> dict:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # tqdm bars are noise in Stash's log
+    from ..analyzers.base import verify_through_analyzers  # noqa: PLC0415
     from ..models.catalog import catalog  # noqa: PLC0415 - imports torch
     from ..models.device import resolve_device  # noqa: PLC0415
     from ..models.manage import describe, download_missing, verify  # noqa: PLC0415
@@ -22,6 +23,7 @@ def models(ctx: Context) -> dict:
     settings = ctx.settings
     device = resolve_device(settings.device)
     weights = [w for w in catalog(settings, device) if w.enabled]
+    verify_through_analyzers(weights, settings, device)
     log.info(f"Stash Sense models (device {device}, model directory {settings.model_dir}):")
     for w in weights:
         log.info("  " + describe(w))
