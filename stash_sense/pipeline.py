@@ -31,9 +31,9 @@ from .store.scene_status import ProcessingState
 from .store.suggestions import SuggestionStatus
 from .tagging.apply import Writer, owned_keys
 from .tagging.plan import make_plan
+from .tagging.reconcile import check_database, gone_tags, reconcile
 from .tagging.state import Owned, SceneState
 from .tagging.tags import TagResolver
-from .tagging.verify import check_database, gone_tags, reconcile
 from .tagging.workflow import WorkflowTags
 from .vocabulary import load_vocabulary
 

@@ -25,7 +25,7 @@ from .machine import Machine, detect_machine
 from .pip_progress import PipProgress, worth_logging
 from .plan import REQUIREMENTS_FILE, Plan, StepKind, env_state, plan_install, read_requirements
 
-Progress = Callable[[float], None]
+OnProgress = Callable[[float], None]
 TAIL_LINES = 15
 VENV_HINT = (" This Python cannot create environments: install its venv module (Debian/Ubuntu: "
              "apt-get install python3-venv), then run the task again.")
@@ -120,7 +120,7 @@ def show(argv: tuple[str, ...]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def execute(plan: Plan, request: InstallRequest, progress: Progress) -> dict:
+def execute(plan: Plan, request: InstallRequest, progress: OnProgress) -> dict:
     """Run every step; stop at the first that fails with its last lines of output."""
     log.info(f"Dependency environment: {plan.env_dir}")
     log.info(f"PyTorch: {plan.torch.value} build — {plan.torch_reason}")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DependencyMissing, ModelUnavailable
 from ..settings import Settings
 from .device import import_torch, is_gpu
-from .download import Progress, offline_hint, reachable
+from .download import OnProgress, offline_hint, reachable
 from .weights import Weight, file_or_empty
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class ClipFamily:
         manual = os.path.join(model_dir, "clip", f"{arch}-{pretrained}{os.path.splitext(source)[1]}")
         hint = offline_hint(source, manual, then=f"set the setting clipPretrained to {manual}")
 
-        def download(progress: Progress | None) -> None:
+        def download(progress: OnProgress | None) -> None:
             """open_clip's own download: it lands in the hub cache layout open_clip reads."""
             from open_clip.pretrained import download_pretrained  # noqa: PLC0415
             if not reachable(source):   # the hub client would retry for ~45 s before failing

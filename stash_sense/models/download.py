@@ -25,7 +25,7 @@ CONNECT_TIMEOUT = 15   # seconds to reach the host (each redirect hop)
 READ_TIMEOUT = 60      # seconds without data once the transfer runs
 MIN_BYTES = 100_000    # anything smaller is an error page, not a weight
 
-Progress = Callable[[float], None]
+OnProgress = Callable[[float], None]
 
 
 def offline_hint(url: str, target: str, then: str = "") -> str:
@@ -53,7 +53,7 @@ def human_size(n: int | None) -> str:
     return f"{size:.1f} GB"
 
 
-def fetch(url: str, target: str, *, min_bytes: int = MIN_BYTES, progress: Progress | None = None,
+def fetch(url: str, target: str, *, min_bytes: int = MIN_BYTES, progress: OnProgress | None = None,
           what: str = "", then: str = "") -> str:
     """Download `url` to `target` unless it is already there. Returns `target`.
 

@@ -27,7 +27,7 @@ from ..errors import DependencyMissing, ModelUnavailable
 
 if TYPE_CHECKING:   # the constants and choice() serve light operations: no urllib at import
     from ..settings import Settings
-    from .download import Progress
+    from .download import OnProgress
     from .weights import Weight
 
 FACENET_PIN = "facenet-pytorch==2.6.0"
@@ -120,7 +120,7 @@ def resolve_weights(setting: str, model_dir: str, url: str = WEIGHTS_URL) -> str
     return chosen
 
 
-def download(url: str, target: str, progress: Progress | None = None) -> None:
+def download(url: str, target: str, progress: OnProgress | None = None) -> None:
     """The VGGFace2 checkpoint into `target`, through the one downloader."""
     from .download import fetch  # noqa: PLC0415
     fetch(url, target, progress=progress, what="face recognition weights (VGGFace2)",
@@ -209,7 +209,7 @@ class FaceFamily:
         from .weights import Weight, file_or_empty  # noqa: PLC0415
         path = faces_convert.weights_path(settings.model_dir)
 
-        def convert_embedder(progress: Progress | None) -> None:
+        def convert_embedder(progress: OnProgress | None) -> None:
             faces_convert.convert(path)
             if progress:
                 progress(1.0)

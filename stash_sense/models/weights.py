@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..errors import ModelUnavailable
 from ..settings import Settings
-from .download import Progress
+from .download import OnProgress
 
 Model_co = TypeVar("Model_co", covariant=True)
 
@@ -38,7 +38,7 @@ class Weight:
     random: bool = False           # random weights (tests, benchmarks): nothing to download
     enabled: bool = True           # its analyzer is in the `analyzers` setting
     locate: Callable[[], str] = field(default=lambda: "", repr=False)   # present path or ""
-    fetcher: Callable[[Progress | None], None] | None = field(default=None, repr=False)
+    fetcher: Callable[[OnProgress | None], None] | None = field(default=None, repr=False)
     loader: Callable[[], object] | None = field(default=None, repr=False)
 
     @property
@@ -64,7 +64,7 @@ class Weight:
                 "path": self.found or self.path, "present": self.present, "size": self.size,
                 "bundled": self.bundled, "random": self.random, "enabled": self.enabled}
 
-    def download(self, progress: Progress | None = None) -> None:
+    def download(self, progress: OnProgress | None = None) -> None:
         if self.present:
             return
         if self.fetcher is None:

@@ -30,7 +30,7 @@ from .. import log
 from ..errors import DependencyMissing, ModelUnavailable, SettingsError
 from ..settings import Settings
 from .device import is_gpu
-from .download import Progress, fetch, offline_hint
+from .download import OnProgress, fetch, offline_hint
 from .weights import Weight, file_or_empty
 
 DEFAULT_WEIGHTS = {"cpu": "yolo11n.pt", "gpu": "yolo11s.pt"}
@@ -155,7 +155,7 @@ def resolve_weights(setting: str, device: str, model_dir: str) -> YoloWeights:
 
 
 def ensure_weights(weights: YoloWeights, download: bool = True,
-                   progress: Progress | None = None) -> None:
+                   progress: OnProgress | None = None) -> None:
     """Official weights missing from modelDir are downloaded (or ModelUnavailable says where to put them)."""
     if weights.present:
         return
@@ -166,7 +166,7 @@ def ensure_weights(weights: YoloWeights, download: bool = True,
 
 
 def load_yolo(weights: YoloWeights, device: str, model_dir: str, download: bool = True,
-              progress: Progress | None = None):
+              progress: OnProgress | None = None):
     """An ultralytics YOLO detection model on `device`, loaded through ultralytics' own code."""
     ultralytics = import_ultralytics(model_dir)
     ensure_weights(weights, download, progress)

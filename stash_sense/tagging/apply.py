@@ -7,7 +7,7 @@ before, and `committed` only for what Stash's answer confirms — with the ident
 (created_at of the scene and the item). A failed request drops its pending rows at once. Removals
 go `removing` before and disappear after. A write Stash refuses because an id went stale (a tag or
 performer deleted while the batch ran) is asked again once with fresh ids. What a killed process
-left half-done is settled by tagging/verify.py before the next plan.
+left half-done is settled by tagging/reconcile.py before the next plan.
 
 The studio is set only when the scene still has none at the moment of writing (re-read right
 before), and cleared only while it is still the one the plugin set.

@@ -4,7 +4,7 @@ It only forgets; it removes nothing from Stash.
 - Scenes deleted in Stash, or whose id now names another scene (its created_at differs from the
   one recorded: a restored or new database), are forgotten: ownership, suggestions, signals,
   status, faces and embeddings kept for them.
-- Every ownership record of the remaining scenes is checked for identity (tagging/verify.py); one
+- Every ownership record of the remaining scenes is checked for identity (tagging/reconcile.py); one
   whose id now names another item is forgotten, the item left alone.
 - Tags the plugin created that are gone, or are other tags now, leave the store's fingerprint, so
   a store that belonged to another database is bound to this one afterwards (tasks stop with
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .. import log
 from ..store.faces import FaceStore
 from ..store.ledger import Ledger, State
+from ..tagging.reconcile import reconcile
 from ..tagging.state import SceneState
-from ..tagging.verify import reconcile
 
 if TYPE_CHECKING:
     from ..context import Context

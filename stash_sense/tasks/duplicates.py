@@ -69,9 +69,9 @@ def tag_groups(ctx: Context, groups: list[dict]) -> int:
     from ..store.ledger import Ledger  # noqa: PLC0415
     from ..tagging.apply import Writer  # noqa: PLC0415
     from ..tagging.plan import Plan  # noqa: PLC0415
+    from ..tagging.reconcile import check_database, reconcile  # noqa: PLC0415
     from ..tagging.state import SceneState  # noqa: PLC0415
     from ..tagging.tags import TagResolver  # noqa: PLC0415
-    from ..tagging.verify import check_database, reconcile  # noqa: PLC0415
     ledger = Ledger(ctx.store)
     check_database(ctx.api, ledger, ctx.store.path)     # another Stash database: write nothing
     resolver = TagResolver(ctx.api, ctx.settings.parentTag, ledger)

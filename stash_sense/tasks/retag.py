@@ -23,8 +23,8 @@ from ..learn.threads import one_blas_thread
 from ..pipeline import Stats, fail_scene, write_findings
 from ..store.ledger import Ledger
 from ..tagging.apply import Writer
+from ..tagging.reconcile import check_database
 from ..tagging.tags import TagResolver
-from ..tagging.verify import check_database
 from ..tagging.workflow import WorkflowTags
 
 if TYPE_CHECKING:

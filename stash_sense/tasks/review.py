@@ -27,9 +27,9 @@ from ..store.scene_status import ProcessingState
 from ..store.suggestions import UNDECIDED, Suggestion, SuggestionStatus
 from ..tagging.apply import Writer
 from ..tagging.plan import Plan, plan_accept, plan_reject
+from ..tagging.reconcile import check_database, reconcile
 from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
-from ..tagging.verify import check_database, reconcile
 
 if TYPE_CHECKING:
     from ..context import Context

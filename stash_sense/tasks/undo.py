@@ -3,7 +3,7 @@
 It goes through the one writer and its ledger like any other write, so an Undo stopped half-way
 leaves nothing the next run would mistake for the user's rejections: removals are recorded
 `removing` before they are sent. Only what the ledger records as the plugin's, still there and
-still the same item (tagging/verify.py), is removed: its tags and markers, a studio it set (while
+still the same item (tagging/reconcile.py), is removed: its tags and markers, a studio it set (while
 the scene still has it), performers it added; then the Tagged/Review workflow tags. A marker the
 user edited is theirs and stays. Suggestions and feedback are kept.
 """
@@ -15,9 +15,9 @@ from .. import log
 from ..store.ledger import Ledger
 from ..tagging.apply import Writer
 from ..tagging.plan import plan_undo
+from ..tagging.reconcile import check_database, reconcile
 from ..tagging.state import Owned, SceneState
 from ..tagging.tags import TagResolver
-from ..tagging.verify import check_database, reconcile
 from ..tagging.workflow import WorkflowTags
 
 if TYPE_CHECKING:

@@ -73,9 +73,9 @@ def name_face_group(ctx: Context) -> dict[str, Any]:
     from ..store.ledger import Ledger  # noqa: PLC0415
     from ..tagging.apply import Writer  # noqa: PLC0415
     from ..tagging.plan import Plan  # noqa: PLC0415
+    from ..tagging.reconcile import check_database, reconcile  # noqa: PLC0415
     from ..tagging.state import SceneState  # noqa: PLC0415
     from ..tagging.tags import TagResolver  # noqa: PLC0415
-    from ..tagging.verify import check_database, reconcile  # noqa: PLC0415
     faces, group = _open_group(ctx)
     api, args = ctx.api, ctx.args
     ledger = Ledger(ctx.store)
