@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import SettingsError
 from .kinds import Kind
 
 
@@ -53,7 +54,14 @@ class Finding:
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", Kind(self.kind))
+        try:
+            kind = Kind(self.kind)
+        except ValueError:   # a custom analyzer's mistake: name it rather than crash unexplained
+            raise SettingsError(f"analyzer {self.analyzer!r} made a finding of kind {self.kind!r}"
+                                f" ({self.name!r}); a finding's kind is one of "
+                                f"{', '.join(k.value for k in Kind if k is not Kind.MARKER)}"
+                                ) from None
+        object.__setattr__(self, "kind", kind)
 
     @property
     def key(self) -> str:

@@ -92,3 +92,17 @@ def test_performers_are_only_added_never_removed():
 def test_markers_off():
     s = load_settings({"createMarkers": False}, {}, "/p")
     assert make_plan(scene(), [tag("Pool")], Owned(), s, {}, set()).create_markers == []
+
+
+def test_a_finding_of_an_unknown_kind_names_the_analyzer():
+    """A custom analyzer (the `package.module:Class` extension point) that makes a finding of a
+    kind Stash Sense cannot write gets a settings error naming it, not an internal error."""
+    import pytest
+
+    from stash_sense.errors import SettingsError
+    from stash_sense.findings import Finding
+    from stash_sense.kinds import Kind
+    with pytest.raises(SettingsError, match=r"analyzer 'mine' made a finding of kind 'gallery'.*"
+                                            r"tag, studio, performer"):
+        Finding("gallery", "Beach set", "mine", "custom", 0.9)
+    assert Finding("tag", "Pool", "clip", "location", 0.9).kind is Kind.TAG
