@@ -8,10 +8,7 @@ import textwrap
 
 import pytest
 
-try:  # repo root on sys.path (python -m pytest, or tests/ is a package)
-    from tests.standin import schema_available
-except ModuleNotFoundError:  # plain `pytest`: tests/ itself is on sys.path
-    from standin import schema_available
+from tests.standin import schema_available  # conftest.py puts the repository root on sys.path
 
 pytestmark = pytest.mark.skipif(not schema_available(),
                                 reason="Stash SDL (../shared/stash-schema) not available")
@@ -29,36 +26,20 @@ if schema_available():
     )
     from PIL import Image
 
-    try:
-        from tests.standin import (
-            FakeStash,
-            attach_plugin,
-            ffmpeg_available,
-            make_video,
-            run_plugin,
-            sprite_from_video,
-            start_plugin,
-            synthetic_sprite,
-            tile_of,
-            vtt_text,
-        )
-        from tests.standin.media import probe
-        from tests.standin.seed import oshash_of
-    except ModuleNotFoundError:
-        from standin import (
-            FakeStash,
-            attach_plugin,
-            ffmpeg_available,
-            make_video,
-            run_plugin,
-            sprite_from_video,
-            start_plugin,
-            synthetic_sprite,
-            tile_of,
-            vtt_text,
-        )
-        from standin.media import probe
-        from standin.seed import oshash_of
+    from tests.standin import (
+        FakeStash,
+        attach_plugin,
+        ffmpeg_available,
+        make_video,
+        run_plugin,
+        sprite_from_video,
+        start_plugin,
+        synthetic_sprite,
+        tile_of,
+        vtt_text,
+    )
+    from tests.standin.media import probe
+    from tests.standin.seed import oshash_of
 
 
 def gql(stash, query, variables=None, **request_kw):
