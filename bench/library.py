@@ -33,7 +33,6 @@ import os
 import sys
 import tempfile
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -98,6 +97,7 @@ def main() -> int:
     parser.add_argument("--keep", default="", help="build/reuse the store in this folder")
     args = parser.parse_args()
 
+    from stash_sense.context import Context
     from stash_sense.frames.types import SceneMedia
     from stash_sense.learn.labels import LibraryLabels, TagInfo
     from stash_sense.learn.model import LearnedModels
@@ -105,6 +105,8 @@ def main() -> int:
     from stash_sense.learn.stored import StoredFindings
     from stash_sense.learn.threads import one_blas_thread
     from stash_sense.settings import load_settings
+    from stash_sense.stash.api import StashAPI
+    from stash_sense.stash.client import StashClient
     from stash_sense.store import Store
     from stash_sense.store.embeddings import EmbeddingStore
     from stash_sense.tagging.plan import make_plan
@@ -138,7 +140,8 @@ def main() -> int:
 
     # learn -----------------------------------------------------------------------------------
     rng = np.random.default_rng(1)
-    ctx = SimpleNamespace(settings=settings, store=store, api=None, args={})
+    # no Stash is asked anything here: an unconnected client, the store the same file as `store`
+    ctx = Context(payload={}, settings=settings, api=StashAPI(StashClient({})))
     t0 = time.perf_counter()
     ids, pooled = vectors.pooled_matrix(MODEL_ID)
     t_read = time.perf_counter() - t0
