@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -29,12 +30,16 @@ def test_dbscan_groups_need_min_size_and_leave_outliers_out():
         base = np.eye(16, dtype=np.float32)[axis]
         out = base + rng.normal(0, 0.15, (n, 16)).astype(np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
-    faces = ([{"scene_id": f"s{i % 3}", "embedding": e} for i, e in enumerate(around(0, 6))]
-             + [{"scene_id": "s9", "embedding": e} for e in around(1, 3)]      # too few
-             + [{"scene_id": "s5", "embedding": e} for e in around(2, 5)])
+    @dataclass(frozen=True)
+    class Face:
+        scene_id: str
+        embedding: np.ndarray = field(compare=False)
+    faces = ([Face(f"s{i % 3}", e) for i, e in enumerate(around(0, 6))]
+             + [Face("s9", e) for e in around(1, 3)]      # too few
+             + [Face("s5", e) for e in around(2, 5)])
     groups = groups_of(faces, threshold=0.5, min_size=4)
     assert [len(g) for g in groups] == [6, 5]
-    assert {f["scene_id"] for f in groups[0]} == {"s0", "s1", "s2"}
+    assert {f.scene_id for f in groups[0]} == {"s0", "s1", "s2"}
     assert groups_of(faces[:2], threshold=0.5, min_size=4) == []
 
 

@@ -195,7 +195,7 @@ def test_fp16_embeddings_round_trip_per_model(tmp_path):
     # a new profile image: the scene faces checked against the old one go too
     faces.replace_profile("1", "m1", "200", [], [], "no face found")
     assert faces.counts("m1") == {"performers": 1, "profile_faces": 1, "scene_faces": 0}
-    assert faces.source("1", "profile", "image", "m1")["faces"] == 0
+    assert faces.source("1", "profile", "image", "m1").faces == 0
     assert faces.forget_performers(["1"]) == 1 and faces.gallery("m2").performer_ids == []
 
 
@@ -244,5 +244,5 @@ def test_forget_faces_of_deleted_scenes_and_performers_and_owner_only_store(tmp_
     assert faces.counts("m") == {"performers": 1, "profile_faces": 1, "scene_faces": 0}
     assert faces.gallery("m").performer_ids == ["1"]
     (left,) = faces.scene_faces("60", "m")
-    assert left["performer_id"] is None                 # Bea is gone: an unknown face again
+    assert left.performer_id is None                 # Bea is gone: an unknown face again
     assert faces.source("1", "scene", "50", "m") is None

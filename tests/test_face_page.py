@@ -38,15 +38,15 @@ def seed_groups(data_dir: str, scenes: list[str]) -> tuple[int, int]:
     faces = FaceStore(Store.in_dir(data_dir))
     model = models.embedder_id(models.RANDOM)
     rng = np.random.default_rng(0)
-    groups: list[list[dict]] = [[], []]
     for sid in scenes:
         rows = []
         for k in range(4):
             emb = rng.normal(size=512).astype(np.float32)
             rows.append((float(k), k % 2, [1, 2, 3, 4], 0.99, None, 0.1, emb, jpeg_face(40 * k)))
-            groups[k % 2].append({"scene_id": sid, "time": float(k), "idx": k % 2})
         faces.save_scene_faces(sid, model, rows)
-    first, second = faces.replace_open_groups(model, groups)
+    unknown = faces.unknown_faces(model)                 # two groups: face 0 and face 1 of frames
+    first, second = faces.replace_open_groups(model, [[f for f in unknown if f.idx == i]
+                                                      for i in (0, 1)])
     return first, second
 
 

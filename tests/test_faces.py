@@ -138,5 +138,5 @@ def test_analyzer_signals_carry_the_match_and_faces_are_kept(tmp_path, monkeypat
     assert sig.key == "face" and sig.data["performer"] == "7" and sig.data["name"] == "Eileen"
     assert sig.data["second"] == "8" and sig.score > 0.9 and sig.data["second_score"] < 0.1
     kept = faces.scene_faces("1", model_id)
-    assert [(k["time"], k["performer_id"]) for k in kept] == [(10.0, "7")]
-    assert faces.scene_faces("2", model_id)[0]["embedding"].shape == (512,)
+    assert [(k.time, k.performer_id) for k in kept] == [(10.0, "7")]
+    assert faces.scene_faces("2", model_id)[0].embedding.shape == (512,)

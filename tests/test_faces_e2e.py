@@ -142,10 +142,10 @@ def test_unknown_faces_are_kept_for_clustering(stash, colour_faces, tmp_path):
     assert performer_names(stash, sid) == ["Eileen"]
     faces = FaceStore(Store.in_dir(str(tmp_path / "data")))
     seen = faces.scene_faces(sid, models.embedder_id(models.RANDOM))
-    unknown = [f for f in seen if f["performer_id"] is None]
-    assert {f["performer_id"] for f in seen} == {eileen, None}
-    assert unknown and all(f["box"][0] > 400 for f in unknown)     # the cameraman, on the right
-    assert all(f["embedding"].shape == (512,) for f in unknown)
+    unknown = [f for f in seen if f.performer_id is None]
+    assert {f.performer_id for f in seen} == {eileen, None}
+    assert unknown and all(f.box[0] > 400 for f in unknown)     # the cameraman, on the right
+    assert all(f.embedding.shape == (512,) for f in unknown)
 
 
 def test_gallery_from_scenes_adds_only_the_tagged_performers_own_faces(stash, colour_faces,

@@ -10,6 +10,7 @@ it leaves outliers out instead of forcing them into a group. numpy + scikit-lear
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -27,16 +28,27 @@ def cluster(embeddings: np.ndarray, threshold: float, min_size: int = MIN_SIZE) 
     return DBSCAN(eps=eps, min_samples=max(1, min_size), metric="cosine").fit(emb).labels_
 
 
-def groups_of(faces: Sequence[dict], threshold: float, min_size: int = MIN_SIZE,
-              min_scenes: int = MIN_SCENES) -> list[list[dict]]:
-    """faces (dicts with 'embedding' and 'scene_id') -> groups, largest first."""
+class Groupable(Protocol):
+    """A face as grouping sees it (store.faces.SceneFace is one)."""
+    @property
+    def scene_id(self) -> str: ...
+    @property
+    def embedding(self) -> Any: ...
+
+
+F = TypeVar("F", bound=Groupable)
+
+
+def groups_of(faces: Sequence[F], threshold: float, min_size: int = MIN_SIZE,
+              min_scenes: int = MIN_SCENES) -> list[list[F]]:
+    """faces -> groups, largest first."""
     if not faces:
         return []
-    labels = cluster(np.stack([f["embedding"] for f in faces]), threshold, min_size)
-    out: dict[int, list[dict]] = {}
+    labels = cluster(np.stack([f.embedding for f in faces]), threshold, min_size)
+    out: dict[int, list[F]] = {}
     for face, label in zip(faces, labels):
         if label >= 0:
             out.setdefault(int(label), []).append(face)
     kept = [g for g in out.values()
-            if len(g) >= min_size and len({f["scene_id"] for f in g}) >= min_scenes]
-    return sorted(kept, key=lambda g: (-len(g), g[0]["scene_id"]))
+            if len(g) >= min_size and len({f.scene_id for f in g}) >= min_scenes]
+    return sorted(kept, key=lambda g: (-len(g), g[0].scene_id))

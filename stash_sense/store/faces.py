@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..kinds import StrEnum
 
@@ -35,6 +36,45 @@ class GroupStatus(StrEnum):
     OPEN = "open"
     NAMED = "named"
     IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    """What the gallery build processed for a performer: a profile image (ref "image", `version`
+    its fingerprint), a scene, or a named group; `faces` found there."""
+    performer_id: str
+    source: str
+    ref: str
+    model_id: str
+    version: str
+    faces: int
+    note: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class SceneFace:
+    """A face seen in a scene's frame, matched (`performer_id`) or not."""
+    scene_id: str
+    time: float
+    idx: int
+    box: tuple[float, ...]
+    prob: float
+    performer_id: str | None
+    score: float
+    embedding: Any                       # numpy vector (None when not asked for)
+    crop: bytes | None = None            # a small JPEG of an unknown face
+
+
+@dataclass(frozen=True)
+class FaceGroup:
+    """Unknown faces grouped by likeness, to be named (a performer) or ignored once."""
+    group_id: int
+    model_id: str
+    status: GroupStatus
+    performer_id: str | None
+    size: int
+    scene_ids: tuple[str, ...]
 
 
 def to_blob(embedding: np.ndarray) -> bytes:
@@ -54,10 +94,15 @@ class FaceStore:
         self.db = store.db          # tables: store/schema.py (version 3)
 
     # -- what was processed -----------------------------------------------------------------------
-    def source(self, performer_id: str, source: str, ref: str, model_id: str) -> dict | None:
+    def source(self, performer_id: str, source: str, ref: str, model_id: str) -> FaceSource | None:
         row = self.db.execute("SELECT * FROM face_sources WHERE performer_id=? AND source=? AND "
                               "ref=? AND model_id=?", (performer_id, source, ref, model_id)).fetchone()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        return FaceSource(performer_id=row["performer_id"], source=row["source"], ref=row["ref"],
+                          model_id=row["model_id"], version=row["version"],
+                          faces=int(row["faces"]), note=row["note"],
+                          updated_at=float(row["updated_at"]))
 
     def set_names(self, names: Iterable[tuple[str, str]]) -> None:
         """(performer_id, name) pairs, in one transaction."""
@@ -208,29 +253,34 @@ class FaceStore:
                   float(f[3]), f[4], float(f[5]), to_blob(f[6]), f[7] if len(f) > 7 else None)
                  for f in faces])
 
-    def scene_faces(self, scene_id: str, model_id: str, unknown_only: bool = False) -> list[dict]:
+    def scene_faces(self, scene_id: str, model_id: str, unknown_only: bool = False
+                    ) -> list[SceneFace]:
         query = "SELECT * FROM scene_faces WHERE scene_id=? AND model_id=?"
         if unknown_only:
             query += " AND performer_id IS NULL"
-        return [{"time": r["frame_time"], "idx": r["idx"], "box": json.loads(r["box"]),
-                 "prob": r["prob"], "performer_id": r["performer_id"], "score": r["score"],
-                 "embedding": from_blob(r["embedding"])}
+        return [SceneFace(scene_id=r["scene_id"], time=r["frame_time"], idx=r["idx"],
+                          box=tuple(json.loads(r["box"])), prob=r["prob"],
+                          performer_id=r["performer_id"], score=r["score"],
+                          embedding=from_blob(r["embedding"]), crop=r["crop"])
                 for r in self.db.execute(query + " ORDER BY frame_time, idx", (scene_id, model_id))]
 
     # -- unknown faces and their groups -----------------------------------------------------------
-    def unknown_faces(self, model_id: str) -> list[dict]:
+    def unknown_faces(self, model_id: str) -> list[SceneFace]:
         """Faces that matched nobody and are in no named or ignored group (clustering input)."""
         rows = self.db.execute(
-            "SELECT f.scene_id, f.frame_time, f.idx, f.embedding FROM scene_faces f "
+            "SELECT f.* FROM scene_faces f "
             "WHERE f.model_id=? AND f.performer_id IS NULL AND NOT EXISTS ("
             " SELECT 1 FROM face_group_members m JOIN face_groups g ON g.group_id=m.group_id"
             " WHERE g.status != 'open' AND m.scene_id=f.scene_id AND m.model_id=f.model_id"
             " AND m.frame_time=f.frame_time AND m.idx=f.idx) "
             "ORDER BY f.scene_id, f.frame_time, f.idx", (model_id,))
-        return [{"scene_id": r[0], "time": r[1], "idx": r[2], "embedding": from_blob(r[3])}
+        return [SceneFace(scene_id=r["scene_id"], time=r["frame_time"], idx=r["idx"],
+                          box=tuple(json.loads(r["box"])), prob=r["prob"], performer_id=None,
+                          score=r["score"], embedding=from_blob(r["embedding"]))
                 for r in rows]
 
-    def replace_open_groups(self, model_id: str, groups: Sequence[Sequence[dict]]) -> list[int]:
+    def replace_open_groups(self, model_id: str, groups: Sequence[Sequence[SceneFace]]
+                            ) -> list[int]:
         """The open groups of `model_id` become `groups` (lists of faces as unknown_faces gives
         them); named and ignored groups are kept. Returns the new group ids."""
         now = time.time()
@@ -248,29 +298,39 @@ class FaceStore:
                     (model_id, GroupStatus.OPEN.value, len(members), now, now)).lastrowid
                 self.db.executemany(
                     "INSERT OR IGNORE INTO face_group_members VALUES (?,?,?,?,?)",
-                    [(gid, m["scene_id"], model_id, m["time"], m["idx"]) for m in members])
+                    [(gid, m.scene_id, model_id, m.time, m.idx) for m in members])
                 ids.append(int(gid))
         return ids
 
-    def group(self, group_id: int) -> dict | None:
+    def group(self, group_id: int) -> FaceGroup | None:
         row = self.db.execute("SELECT * FROM face_groups WHERE group_id=?",
                               (int(group_id),)).fetchone()
-        return dict(row) if row else None
+        return self._group(row) if row else None
+
+    def _group(self, row: Any) -> FaceGroup:
+        scenes = tuple(r[0] for r in self.db.execute(
+            "SELECT DISTINCT scene_id FROM face_group_members WHERE group_id=? "
+            "ORDER BY CAST(scene_id AS INTEGER), scene_id", (row["group_id"],)))
+        return FaceGroup(group_id=int(row["group_id"]), model_id=row["model_id"],
+                         status=GroupStatus(row["status"]), performer_id=row["performer_id"],
+                         size=int(row["size"]), scene_ids=scenes)
 
     def group_faces(self, group_id: int, limit: int | None = None,
-                    embeddings: bool = True) -> list[dict]:
+                    embeddings: bool = True) -> list[SceneFace]:
         """A group's faces with their crops (JPEG bytes or None) and (decoded with numpy, unless
         embeddings=False) their embeddings."""
-        query = ("SELECT f.scene_id, f.frame_time, f.idx, f.box, f.embedding, f.crop "
-                 "FROM face_group_members m JOIN scene_faces f ON f.scene_id=m.scene_id AND "
+        query = ("SELECT f.* FROM face_group_members m JOIN scene_faces f ON f.scene_id=m.scene_id AND "
                  "f.model_id=m.model_id AND f.frame_time=m.frame_time AND f.idx=m.idx "
                  "WHERE m.group_id=? ORDER BY f.scene_id, f.frame_time, f.idx")
         args: list = [int(group_id)]
         if limit:
             query += " LIMIT ?"
             args.append(int(limit))
-        return [{"scene_id": r[0], "time": r[1], "idx": r[2], "box": json.loads(r[3]),
-                 "embedding": from_blob(r[4]) if embeddings else None, "crop": r[5]}
+        return [SceneFace(scene_id=r["scene_id"], time=r["frame_time"], idx=r["idx"],
+                          box=tuple(json.loads(r["box"])), prob=r["prob"],
+                          performer_id=r["performer_id"], score=r["score"],
+                          embedding=from_blob(r["embedding"]) if embeddings else None,
+                          crop=r["crop"])
                 for r in self.db.execute(query, args)]
 
     def group_to_gallery(self, group_id: int, performer_id: str) -> int:
@@ -296,7 +356,7 @@ class FaceStore:
         return count
 
     def groups(self, model_id: str | None = None, status: str | None = GroupStatus.OPEN.value,
-               scene_id: str | None = None) -> list[dict]:
+               scene_id: str | None = None) -> list[FaceGroup]:
         """Groups (largest first) with the scenes they appear in."""
         query = "SELECT g.* FROM face_groups g WHERE 1=1"
         args: list = []
@@ -310,13 +370,8 @@ class FaceStore:
             query += (" AND EXISTS (SELECT 1 FROM face_group_members m WHERE "
                       "m.group_id=g.group_id AND m.scene_id=?)")
             args.append(str(scene_id))
-        out = []
-        for row in self.db.execute(query + " ORDER BY g.size DESC, g.group_id", args):
-            scenes = [r[0] for r in self.db.execute(
-                "SELECT DISTINCT scene_id FROM face_group_members WHERE group_id=? "
-                "ORDER BY CAST(scene_id AS INTEGER), scene_id", (row["group_id"],))]
-            out.append({**dict(row), "scene_ids": scenes})
-        return out
+        return [self._group(row)
+                for row in self.db.execute(query + " ORDER BY g.size DESC, g.group_id", args)]
 
     def set_group_status(self, group_id: int, status: GroupStatus,
                          performer_id: str | None = None) -> None:

@@ -140,9 +140,9 @@ def _profiles(ctx: Context, engine, faces: FaceStore, performers: list[dict], su
                 faces.drop_gallery([pid])         # the image was removed in Stash
             continue
         known = faces.source(pid, "profile", "image", engine.model_id)
-        if known is not None and known["version"] == version:
+        if known is not None and known.version == version:
             summary.skipped_unchanged += 1
-            _count(summary, p["name"], known["faces"])
+            _count(summary, p["name"], known.faces)
             continue
         todo[pid] = (p, version)
     total, done = max(1, len(todo)), 0

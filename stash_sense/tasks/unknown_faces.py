@@ -22,7 +22,7 @@ from ..errors import SettingsError
 from ..findings import Finding
 from ..kinds import Kind
 from ..models import faces as face_models
-from ..store.faces import FaceStore, GroupStatus
+from ..store.faces import FaceGroup, FaceStore, GroupStatus
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -59,13 +59,13 @@ def face_groups(ctx: Context) -> dict[str, Any]:
     sid = ctx.args.get("scene_id")
     out = []
     for g in faces.groups(model_id, GroupStatus.OPEN.value, str(sid) if sid else None):
-        crops = [f for f in faces.group_faces(g["group_id"], embeddings=False)
-                 if f["crop"]][:CROPS_SHOWN]
-        out.append({"group_id": g["group_id"], "size": g["size"], "scene_ids": g["scene_ids"],
-                    "faces": [{"scene_id": f["scene_id"], "time": f["time"],
+        crops = [(f, f.crop) for f in faces.group_faces(g.group_id, embeddings=False)
+                 if f.crop][:CROPS_SHOWN]
+        out.append({"group_id": g.group_id, "size": g.size, "scene_ids": list(g.scene_ids),
+                    "faces": [{"scene_id": f.scene_id, "time": f.time,
                                "crop": "data:image/jpeg;base64,"
-                                       + base64.b64encode(f["crop"]).decode("ascii")}
-                              for f in crops]})
+                                       + base64.b64encode(crop).decode("ascii")}
+                              for f, crop in crops]})
     return {"model": model_id, "groups": out}
 
 
@@ -84,7 +84,7 @@ def name_face_group(ctx: Context) -> dict[str, Any]:
     if new_name:
         performer = api.create_performer(new_name)          # the user asked for it by name
         log.info(f"created performer {performer['name']} ({performer['id']}) for face group "
-                 f"{group['group_id']}")
+                 f"{group.group_id}")
     else:
         pid = str(args.get("performer_id") or "").strip()
         if not pid:
@@ -96,7 +96,7 @@ def name_face_group(ctx: Context) -> dict[str, Any]:
     pid = str(performer["id"])
     writer = Writer(api, ctx.store, TagResolver(api, ctx.settings.parentTag, ledger), ledger)
     added = []
-    for sid in group["scene_ids"]:
+    for sid in group.scene_ids:
         scene = api.find_scene(sid)
         if scene is None:
             continue                                          # deleted since: nothing to do
@@ -105,26 +105,26 @@ def name_face_group(ctx: Context) -> dict[str, Any]:
         state = SceneState.from_stash(scene)
         reconcile(ledger, state)                              # what a killed run left half-done
         finding = Finding(Kind.PERFORMER, performer["name"], "faces", "performers", 1.0,
-                          target_id=pid, detail={"face_group": group["group_id"]})
+                          target_id=pid, detail={"face_group": group.group_id})
         writer.apply(Plan(scene_id=str(sid), add_performer_ids=[pid], applied=[finding]),
                      state, sync_suggestions=False)
         added.append(str(sid))
-    learned = faces.group_to_gallery(group["group_id"], pid)
-    faces.set_group_status(group["group_id"], GroupStatus.NAMED, pid)
+    learned = faces.group_to_gallery(group.group_id, pid)
+    faces.set_group_status(group.group_id, GroupStatus.NAMED, pid)
     faces.set_names([(pid, performer["name"])])
-    log.info(f"face group {group['group_id']} is {performer['name']}: added to {len(added)} "
+    log.info(f"face group {group.group_id} is {performer['name']}: added to {len(added)} "
              f"scene(s), {learned} faces into the gallery")
-    return {"group_id": group["group_id"], "performer_id": pid, "name": performer["name"],
+    return {"group_id": group.group_id, "performer_id": pid, "name": performer["name"],
             "created": bool(new_name), "scenes_added": added, "gallery_faces": learned}
 
 
 def ignore_face_group(ctx: Context) -> dict[str, Any]:
     faces, group = _open_group(ctx)
-    faces.set_group_status(group["group_id"], GroupStatus.IGNORED)
-    return {"group_id": group["group_id"], "status": GroupStatus.IGNORED.value}
+    faces.set_group_status(group.group_id, GroupStatus.IGNORED)
+    return {"group_id": group.group_id, "status": GroupStatus.IGNORED.value}
 
 
-def _open_group(ctx: Context) -> tuple[FaceStore, dict]:
+def _open_group(ctx: Context) -> tuple[FaceStore, FaceGroup]:
     try:
         gid = int(str(ctx.args.get("group_id")).strip())
     except (TypeError, ValueError):
@@ -133,8 +133,6 @@ def _open_group(ctx: Context) -> tuple[FaceStore, dict]:
     group = faces.group(gid)
     if group is None:
         raise SettingsError(f"face group {gid} does not exist (run 'Group unknown faces' again)")
-    if group["status"] != GroupStatus.OPEN.value:
-        raise SettingsError(f"face group {gid} was already {group['status']}")
-    group["scene_ids"] = [r for r in faces.groups(None, None)
-                          if r["group_id"] == gid][0]["scene_ids"]
+    if group.status is not GroupStatus.OPEN:
+        raise SettingsError(f"face group {gid} was already {group.status}")
     return faces, group
