@@ -101,10 +101,11 @@ def time_calls(analyzers) -> dict[str, list[tuple[float, float]]]:
     """Wrap each analyzer's inference to record (start, end) of every call: analyze(), or
     analyze_with_embeddings() where the pipeline calls that (CLIP; its analyze() goes through it,
     so each call is recorded once either way)."""
+    from ..analyzers.base import EmbeddingAnalyzer  # noqa: PLC0415
     spans: dict[str, list[tuple[float, float]]] = {a.name: [] for a in analyzers}
     for a in analyzers:
-        method = "analyze_with_embeddings" if hasattr(a, "analyze_with_embeddings") else "analyze"
-
+        # the method the pipeline calls (pipeline.infer)
+        method = "analyze_with_embeddings" if isinstance(a, EmbeddingAnalyzer) else "analyze"
         inner = getattr(a, method)
 
         def timed(frames, _inner=inner, _name=a.name):
